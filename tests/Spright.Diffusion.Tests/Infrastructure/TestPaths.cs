@@ -1,0 +1,36 @@
+namespace Spright.Diffusion.Tests.Infrastructure;
+
+/// <summary>Locates the repository's bundled test data (copied from ../shared, so a fresh clone is self-contained).</summary>
+internal static class TestPaths
+{
+    private static readonly Lazy<string> Root = new(FindRepoRoot);
+
+    public static string RepoRoot => Root.Value;
+
+    public static string TestData => Path.Combine(RepoRoot, "tests", "Spright.Diffusion.Tests", "TestData");
+
+    public static string Reference(params string[] parts) => Path.Combine([TestData, "reference", .. parts]);
+
+    /// <summary>The bundled optimum-layout fp32 tiny SD2 model (also the CLI's default model).</summary>
+    public static string TinyModel => Path.Combine(RepoRoot, "samples", "models", "tiny-sd2");
+
+    public static string LegacyModel => Path.Combine(TestData, "models", "tiny-sd2-onnx-legacy");
+
+    public static string Fp16Model => Path.Combine(TestData, "models", "tiny-sd2-onnx-fp16");
+
+    public static string ClipTokenizerSd2 => Path.Combine(TestData, "models", "clip-tokenizer-sd2");
+
+    private static string FindRepoRoot()
+    {
+        string? dir = AppContext.BaseDirectory;
+        while (dir is not null)
+        {
+            if (File.Exists(Path.Combine(dir, "Spright.Diffusion.sln")))
+            {
+                return dir;
+            }
+            dir = Path.GetDirectoryName(dir);
+        }
+        throw new InvalidOperationException("Could not find Spright.Diffusion.sln above " + AppContext.BaseDirectory);
+    }
+}
