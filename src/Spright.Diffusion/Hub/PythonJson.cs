@@ -57,3 +57,42 @@ internal static class PythonJson
         return sb.ToString();
     }
 }
+
+/// <summary>Reads numbers from <see cref="System.Text.Json.Nodes.JsonValue"/>s whatever .NET type backs them.</summary>
+internal static class JsonNumbers
+{
+    /// <summary>The value as a double when it is a JSON number.</summary>
+    public static bool TryGetDouble(System.Text.Json.Nodes.JsonValue value, out double result)
+    {
+        if (value.TryGetValue(out result))
+        {
+            return true;
+        }
+        if (value.TryGetValue(out int i))
+        {
+            result = i;
+            return true;
+        }
+        if (value.TryGetValue(out long l))
+        {
+            result = l;
+            return true;
+        }
+        if (value.TryGetValue(out float f))
+        {
+            result = f;
+            return true;
+        }
+        if (value.TryGetValue(out decimal m))
+        {
+            result = (double)m;
+            return true;
+        }
+        if (value.GetValueKind() == System.Text.Json.JsonValueKind.Number)
+        {
+            return double.TryParse(value.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out result);
+        }
+        result = 0;
+        return false;
+    }
+}

@@ -280,7 +280,7 @@ internal sealed class SchedulerConfigReader
             switch (v.GetValueKind())
             {
                 case JsonValueKind.Number:
-                    return v.TryGetValue(out double d) ? d : (double)v.GetValue<decimal>();
+                    if (Hub.JsonNumbers.TryGetDouble(v, out double d)) { return d; } break;
                 case JsonValueKind.String:
                     string s = v.GetValue<string>();
                     if (s is "Infinity" or "inf") return double.PositiveInfinity;

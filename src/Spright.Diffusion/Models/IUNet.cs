@@ -1,0 +1,64 @@
+namespace Spright.Diffusion.Models;
+
+/// <summary>The shape of one UNet evaluation: latent batch and size, and the text conditioning size.</summary>
+/// <param name="BatchSize">The UNet batch (2·prompts·images with classifier-free guidance).</param>
+/// <param name="Channels">Latent channels (4 for SD).</param>
+/// <param name="Height">Latent height (image height / VAE scale factor).</param>
+/// <param name="Width">Latent width.</param>
+/// <param name="SequenceLength">Text tokens per prompt (77).</param>
+/// <param name="HiddenSize">Text hidden width (1024 for SD 2.x).</param>
+public readonly record struct UNetShape(int BatchSize, int Channels, int Height, int Width, int SequenceLength, int HiddenSize)
+{
+    /// <summary>Elements of the latent sample / model output.</summary>
+    public int SampleLength => checked(BatchSize * Channels * Height * Width);
+
+    /// <summary>Elements of the encoder hidden states.</summary>
+    public int HiddenStatesLength => checked(BatchSize * SequenceLength * HiddenSize);
+}
+
+/// <summary>
+/// The denoising UNet (<c>UNet2DConditionModel</c>). A UNet hands out <see cref="IUNetRunner"/>s that own
+/// preallocated buffers for one shape, so the denoising loop runs without allocating.
+/// </summary>
+public interface IUNet : IDisposable
+{
+    /// <summary>Latent input channels (4 for SD).</summary>
+    int InChannels { get; }
+
+    /// <summary>The trained latent size (<c>sample_size</c>: 96 for SPRIGHT / SD 2.1 768), or <see langword="null"/> when unknown.</summary>
+    int? SampleSize { get; }
+
+    /// <summary>The text conditioning width (<c>cross_attention_dim</c>), or <see langword="null"/> when unknown.</summary>
+    int? CrossAttentionDim { get; }
+
+    /// <summary>Creates a runner with buffers for <paramref name="shape"/>.</summary>
+    /// <param name="shape">The evaluation shape.</param>
+    /// <returns>A runner; dispose it (or return it to a pool) when done.</returns>
+    IUNetRunner CreateRunner(UNetShape shape);
+}
+
+/// <summary>
+/// Evaluates the UNet for one fixed shape on preallocated buffers: write <see cref="Sample"/> and
+/// <see cref="EncoderHiddenStates"/>, call <see cref="Run"/>, read <see cref="Output"/>. Not thread-safe; use one per
+/// concurrent generation.
+/// </summary>
+public interface IUNetRunner : IDisposable
+{
+    /// <summary>The shape this runner serves.</summary>
+    UNetShape Shape { get; }
+
+    /// <summary>The latent model input [batch, channels, height, width] (float32 staging).</summary>
+    Span<float> Sample { get; }
+
+    /// <summary>The text conditioning [batch, sequence, hidden] (float32 staging).</summary>
+    Span<float> EncoderHiddenStates { get; }
+
+    /// <summary>The model output of the last <see cref="Run"/> [batch, channels, height, width].</summary>
+    ReadOnlySpan<float> Output { get; }
+
+    /// <summary>Evaluates the UNet at <paramref name="timestep"/>.</summary>
+    /// <param name="timestep">The diffusion timestep.</param>
+    /// <param name="cancellationToken">Stops the evaluation mid-run (ONNX Runtime's terminate flag).</param>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    void Run(float timestep, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,157 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using Float16 = Microsoft.ML.OnnxRuntime.Float16;
+using Spright.Diffusion.Logging;
+
+namespace Spright.Diffusion.Models.Onnx;
+
+/// <summary>
+/// Base of the ONNX model components: owns the <see cref="InferenceSession"/>, reads input/output names, element
+/// types and ranks from the session metadata, and reports graphs that do not fit the component as
+/// <see cref="ModelLoadException"/>s naming the file.
+/// </summary>
+public abstract class OnnxComponent : IDisposable
+{
+    private InferenceSession? _session;
+
+    /// <summary>Loads the graph and creates the session.</summary>
+    /// <param name="modelPath">The <c>model.onnx</c> path.</param>
+    /// <param name="componentName">The component folder name (for messages and the session hook).</param>
+    /// <param name="settings">Session settings.</param>
+    /// <param name="logger">Where messages go.</param>
+    private protected OnnxComponent(string modelPath, string componentName, OnnxSessionSettings? settings, ILogger? logger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        ModelPath = Path.GetFullPath(modelPath);
+        ComponentName = componentName;
+        Logger = logger ?? DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx." + componentName);
+        _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), Logger);
+    }
+
+    /// <summary>The graph file.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>The component name (<c>unet</c>, <c>text_encoder</c>…).</summary>
+    public string ComponentName { get; }
+
+    /// <summary>Where messages go.</summary>
+    private protected ILogger Logger { get; }
+
+    /// <summary>The live session.</summary>
+    /// <exception cref="ObjectDisposedException">The component was disposed.</exception>
+    internal InferenceSession Session => _session ?? throw new ObjectDisposedException(GetType().Name);
+
+    /// <summary>Whether <see cref="Dispose()"/> ran.</summary>
+    protected bool IsDisposed => _session is null;
+
+    /// <summary>Finds an input by preferred names, else by rank among the remaining inputs.</summary>
+    private protected TensorPort RequireInput(string role, string[] names, int[] ranks, TensorElementType[] types, ISet<string>? taken = null) =>
+        Require(Session.InputMetadata, "input", role, names, ranks, types, taken);
+
+    /// <summary>Finds an output by preferred names, else by rank.</summary>
+    private protected TensorPort RequireOutput(string role, string[] names, int[] ranks, TensorElementType[] types) =>
+        Require(Session.OutputMetadata, "output", role, names, ranks, types, null);
+
+    /// <summary>Fails when the graph has inputs the component cannot feed.</summary>
+    private protected void RejectUnknownInputs(IEnumerable<string> known)
+    {
+        var set = new HashSet<string>(known, StringComparer.Ordinal);
+        string[] extra = Session.InputMetadata.Keys.Where(k => !set.Contains(k)).ToArray();
+        if (extra.Length > 0)
+        {
+            throw new ModelLoadException(ModelPath,
+                $"the {ComponentName} graph has input(s) {string.Join(", ", extra.Select(e => $"'{e}'"))} that a Stable Diffusion {ComponentName} does not take; inputs found: {Describe(Session.InputMetadata)}");
+        }
+    }
+
+    private TensorPort Require(IReadOnlyDictionary<string, NodeMetadata> metadata, string kind, string role, string[] names, int[] ranks, TensorElementType[] types, ISet<string>? taken)
+    {
+        KeyValuePair<string, NodeMetadata>? found = null;
+        foreach (string n in names)
+        {
+            if (metadata.TryGetValue(n, out NodeMetadata? m))
+            {
+                found = new(n, m);
+                break;
+            }
+        }
+        if (found is null)
+        {
+            KeyValuePair<string, NodeMetadata>[] byRank = metadata
+                .Where(kv => (taken is null || !taken.Contains(kv.Key)) && kv.Value.IsTensor && ranks.Contains(kv.Value.Dimensions.Length) && types.Contains(kv.Value.ElementDataType))
+                .ToArray();
+            if (byRank.Length == 1)
+            {
+                found = byRank[0];
+            }
+        }
+        if (found is not { } f)
+        {
+            throw new ModelLoadException(ModelPath,
+                $"the {ComponentName} graph has no {kind} for the {role} (expected one named {string.Join(" or ", names.Select(n => $"'{n}'"))}); {kind}s found: {Describe(metadata)}");
+        }
+        NodeMetadata meta = f.Value;
+        if (!meta.IsTensor || !types.Contains(meta.ElementDataType))
+        {
+            throw new ModelLoadException(ModelPath,
+                $"the {ComponentName} {kind} '{f.Key}' ({role}) is {meta.ElementDataType}; expected {string.Join(" or ", types)}");
+        }
+        if (!ranks.Contains(meta.Dimensions.Length))
+        {
+            throw new ModelLoadException(ModelPath,
+                $"the {ComponentName} {kind} '{f.Key}' ({role}) has rank {meta.Dimensions.Length}; expected rank {string.Join(" or ", ranks)}");
+        }
+        taken?.Add(f.Key);
+        return new TensorPort(f.Key, meta.ElementDataType, meta.Dimensions.ToArray());
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, NodeMetadata> metadata) =>
+        string.Join(", ", metadata.Select(kv => $"{kv.Key} {kv.Value.ElementDataType}[{string.Join(",", kv.Value.Dimensions.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]"));
+
+    /// <summary>Runs <paramref name="action"/> translating ONNX Runtime's terminate error into cancellation.</summary>
+    private protected static T RunCancellable<T>(RunOptions runOptions, CancellationToken cancellationToken, Func<T> action)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using CancellationTokenRegistration registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions)
+            : default;
+        try
+        {
+            return action();
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The model run was cancelled.", cancellationToken);
+        }
+    }
+
+    /// <summary>Releases the session.</summary>
+    /// <param name="disposing">Whether called from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Interlocked.Exchange(ref _session, null)?.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>An input or output of a graph: name, element type and dimensions (−1 for symbolic).</summary>
+/// <param name="Name">The tensor name.</param>
+/// <param name="ElementType">The element type.</param>
+/// <param name="Dimensions">The dimensions, −1 where symbolic.</param>
+internal readonly record struct TensorPort(string Name, TensorElementType ElementType, int[] Dimensions)
+{
+    public int Rank => Dimensions.Length;
+
+    /// <summary>The fixed size of a dimension, or null when symbolic.</summary>
+    public int? Fixed(int axis) => axis < Dimensions.Length && Dimensions[axis] > 0 ? Dimensions[axis] : null;
+}

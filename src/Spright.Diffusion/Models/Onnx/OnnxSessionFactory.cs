@@ -1,0 +1,265 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using Spright.Diffusion.Logging;
+
+namespace Spright.Diffusion.Models.Onnx;
+
+/// <summary>
+/// Creates ONNX Runtime sessions for model components: session options from <see cref="OnnxSessionSettings"/>,
+/// the execution provider (with a clear error naming the NuGet package when the native library lacks it), the
+/// optional optimized-graph cache, and load errors turned into <see cref="ModelLoadException"/>.
+/// </summary>
+internal static class OnnxSessionFactory
+{
+    private const string CudaProvider = "CUDAExecutionProvider";
+    private const string DmlProvider = "DmlExecutionProvider";
+
+    /// <summary>Creates a session for the graph at <paramref name="modelPath"/>.</summary>
+    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        logger ??= DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx");
+        if (!File.Exists(modelPath))
+        {
+            throw new ModelLoadException(modelPath, $"the {componentName} graph file is missing");
+        }
+
+        ExecutionProvider provider = ResolveProvider(settings.ExecutionProvider, logger);
+        string? cachedPath = null;
+        string? cacheTarget = null;
+        if (settings.OptimizedModelCacheDirectory is { } cacheDir)
+        {
+            string key = CacheKey(modelPath, provider, settings);
+            string folder = Path.Combine(cacheDir, $"{componentName}-{key}");
+            string candidate = Path.Combine(folder, "model.onnx");
+            if (File.Exists(candidate))
+            {
+                cachedPath = candidate;
+            }
+            else
+            {
+                cacheTarget = folder;
+            }
+        }
+
+        SessionOptions options = BuildOptions(settings, provider, componentName, modelPath);
+        string? tempFolder = null;
+        try
+        {
+            if (cachedPath is not null)
+            {
+                // The cached graph is already optimized: skip the (slow) optimization passes.
+                options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL;
+            }
+            else if (cacheTarget is not null)
+            {
+                tempFolder = cacheTarget + ".tmp-" + Guid.NewGuid().ToString("N");
+                Directory.CreateDirectory(tempFolder);
+                options.OptimizedModelFilePath = Path.Combine(tempFolder, "model.onnx");
+                options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", "model.onnx_data");
+                options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+            }
+
+            settings.ConfigureSessionOptions?.Invoke(componentName, options);
+            InferenceSession session = CreateSession(cachedPath ?? modelPath, options, componentName, modelPath);
+
+            if (tempFolder is not null && cacheTarget is not null)
+            {
+                PublishCache(tempFolder, cacheTarget, logger);
+                tempFolder = null;
+            }
+            return session;
+        }
+        finally
+        {
+            options.Dispose();
+            if (tempFolder is not null)
+            {
+                TryDeleteDirectory(tempFolder);
+            }
+        }
+    }
+
+    /// <summary>Chooses the concrete provider for <paramref name="requested"/>, checking the loaded native library.</summary>
+    public static ExecutionProvider ResolveProvider(ExecutionProvider requested, ILogger logger)
+    {
+        string[] available = AvailableProviders();
+        switch (requested)
+        {
+            case ExecutionProvider.Cpu:
+                return ExecutionProvider.Cpu;
+            case ExecutionProvider.Cuda:
+                if (!available.Contains(CudaProvider))
+                {
+                    throw new ExecutionProviderUnavailableException(requested,
+                        $"CUDA was requested, but the ONNX Runtime native library loaded by this app offers only [{string.Join(", ", available)}]. " +
+                        "Reference the NuGet package Microsoft.ML.OnnxRuntime.Gpu (needs CUDA 13 and cuDNN 9) instead of Microsoft.ML.OnnxRuntime: " +
+                        "when both native packages are referenced the CPU-only library wins and CUDA is silently lost.");
+                }
+                return ExecutionProvider.Cuda;
+            case ExecutionProvider.DirectML:
+                if (!available.Contains(DmlProvider))
+                {
+                    throw new ExecutionProviderUnavailableException(requested,
+                        $"DirectML was requested, but the ONNX Runtime native library loaded by this app offers only [{string.Join(", ", available)}]. " +
+                        "Reference the NuGet package Microsoft.ML.OnnxRuntime.DirectML (Windows only) instead of Microsoft.ML.OnnxRuntime.");
+                }
+                return ExecutionProvider.DirectML;
+            case ExecutionProvider.Auto:
+                if (available.Contains(CudaProvider))
+                {
+                    return ExecutionProvider.Cuda;
+                }
+                if (available.Contains(DmlProvider))
+                {
+                    return ExecutionProvider.DirectML;
+                }
+                logger.LogInformation("Auto execution provider: no GPU provider in the loaded ONNX Runtime ({Providers}); using the CPU.", string.Join(", ", available));
+                return ExecutionProvider.Cpu;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(requested), requested, "Unknown execution provider; use Cpu, Cuda, DirectML or Auto.");
+        }
+    }
+
+    /// <summary>The providers the loaded native library offers.</summary>
+    public static string[] AvailableProviders()
+    {
+        try
+        {
+            return OrtEnv.Instance().GetAvailableProviders();
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException)
+        {
+            throw new ExecutionProviderUnavailableException(ExecutionProvider.Cpu,
+                "The ONNX Runtime native library could not be loaded. Add one native package to the app: Microsoft.ML.OnnxRuntime (CPU), " +
+                "Microsoft.ML.OnnxRuntime.Gpu (CUDA) or Microsoft.ML.OnnxRuntime.DirectML (Windows). " + ex.Message, ex);
+        }
+    }
+
+    private static SessionOptions BuildOptions(OnnxSessionSettings settings, ExecutionProvider provider, string componentName, string modelPath)
+    {
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = settings.GraphOptimizationLevel,
+            EnableMemoryPattern = settings.EnableMemoryPattern,
+            EnableCpuMemArena = settings.EnableCpuMemArena,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            LogId = "spright." + componentName,
+        };
+        if (settings.IntraOpNumThreads > 0)
+        {
+            options.IntraOpNumThreads = settings.IntraOpNumThreads;
+        }
+        if (settings.InterOpNumThreads > 0)
+        {
+            options.InterOpNumThreads = settings.InterOpNumThreads;
+        }
+
+        try
+        {
+            switch (provider)
+            {
+                case ExecutionProvider.Cuda:
+                    options.AppendExecutionProvider_CUDA(settings.DeviceId);
+                    break;
+                case ExecutionProvider.DirectML:
+                    // DirectML needs sequential execution and no memory pattern.
+                    options.EnableMemoryPattern = false;
+                    options.AppendExecutionProvider_DML(settings.DeviceId);
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException or OnnxRuntimeException)
+        {
+            options.Dispose();
+            string package = provider == ExecutionProvider.Cuda ? "Microsoft.ML.OnnxRuntime.Gpu (with CUDA 13 and cuDNN 9 installed)" : "Microsoft.ML.OnnxRuntime.DirectML";
+            throw new ExecutionProviderUnavailableException(provider,
+                $"The {provider} execution provider could not be enabled for {modelPath}: {ex.Message} " +
+                $"Reference {package} as the app's only ONNX Runtime native package.", ex);
+        }
+        return options;
+    }
+
+    private static InferenceSession CreateSession(string path, SessionOptions options, string componentName, string originalPath)
+    {
+        try
+        {
+            return new InferenceSession(path, options);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            string message = ex.Message;
+            string problem = message.Contains("external", StringComparison.OrdinalIgnoreCase) || message.Contains("No such file", StringComparison.OrdinalIgnoreCase)
+                ? $"the {componentName} graph's external weights could not be read (is the weights file next to it complete?): {message}"
+                : $"ONNX Runtime cannot load the {componentName} graph: {message}";
+            throw new ModelLoadException(originalPath, problem, ex);
+        }
+    }
+
+    private static string CacheKey(string modelPath, ExecutionProvider provider, OnnxSessionSettings settings)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (FileStream stream = File.OpenRead(modelPath))
+        {
+            byte[] buffer = new byte[1 << 16];
+            int read;
+            while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+            }
+        }
+        // External weight files are identified by name, size and time instead of hashing gigabytes.
+        string dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        foreach (string file in Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal))
+        {
+            if (string.Equals(file, Path.GetFullPath(modelPath), StringComparison.Ordinal) || file.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            var info = new FileInfo(file);
+            hash.AppendData(Encoding.UTF8.GetBytes($"{info.Name}|{info.Length}|{info.LastWriteTimeUtc.Ticks};"));
+        }
+        hash.AppendData(Encoding.UTF8.GetBytes(
+            $"ort={OrtEnv.Instance().GetVersionString()};ep={provider};dev={settings.DeviceId};opt={settings.GraphOptimizationLevel};"));
+        return Convert.ToHexString(hash.GetHashAndReset())[..24].ToLowerInvariant();
+    }
+
+    private static void PublishCache(string tempFolder, string target, ILogger logger)
+    {
+        try
+        {
+            if (!File.Exists(Path.Combine(tempFolder, "model.onnx")))
+            {
+                TryDeleteDirectory(tempFolder);
+                return;
+            }
+            Directory.Move(tempFolder, target);
+        }
+        catch (IOException ex)
+        {
+            // Another process published the same key first, or the disk is full: the cache is optional.
+            logger.LogDebug(ex, "Optimized graph cache not written to {Target}.", target);
+            TryDeleteDirectory(tempFolder);
+        }
+    }
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

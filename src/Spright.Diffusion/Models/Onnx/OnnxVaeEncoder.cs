@@ -1,0 +1,91 @@
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using Float16 = Microsoft.ML.OnnxRuntime.Float16;
+using Spright.Diffusion.Tensors;
+
+namespace Spright.Diffusion.Models.Onnx;
+
+/// <summary>
+/// The VAE encoder on ONNX Runtime, in both conventions: optimum's <c>latent_parameters</c> (mean ‖ logvar, the
+/// pipeline samples with its generator) and older exports' <c>latent_sample</c> (sampled inside the graph).
+/// </summary>
+public sealed class OnnxVaeEncoder : OnnxComponent, IVaeEncoder
+{
+    private static readonly TensorElementType[] FloatTypes = [TensorElementType.Float, TensorElementType.Float16];
+    private readonly TensorPort _input;
+    private readonly TensorPort _output;
+
+    /// <summary>Loads a VAE encoder graph.</summary>
+    /// <param name="modelPath">Path of <c>vae_encoder/model.onnx</c>.</param>
+    /// <param name="settings">Session settings.</param>
+    /// <param name="logger">Where messages go.</param>
+    public OnnxVaeEncoder(string modelPath, OnnxSessionSettings? settings = null, ILogger? logger = null)
+        : base(modelPath, "vae_encoder", settings, logger)
+    {
+        try
+        {
+            var taken = new HashSet<string>(StringComparer.Ordinal);
+            _input = RequireInput("image", ["sample", "images"], [4], FloatTypes, taken);
+            RejectUnknownInputs(taken);
+            if (Session.OutputMetadata.ContainsKey("latent_parameters"))
+            {
+                _output = RequireOutput("latent distribution", ["latent_parameters"], [4], FloatTypes);
+                OutputKind = VaeEncoderOutputKind.LatentParameters;
+            }
+            else
+            {
+                _output = RequireOutput("latent sample", ["latent_sample", "latent_dist", "latents"], [4], FloatTypes);
+                OutputKind = VaeEncoderOutputKind.LatentSample;
+            }
+            Info = VaeConfigReader.Read(Path.GetDirectoryName(ModelPath)!);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public VaeInfo Info { get; }
+
+    /// <inheritdoc />
+    public VaeEncoderOutputKind OutputKind { get; }
+
+    /// <inheritdoc />
+    public Tensor<float> Encode(Tensor<float> images, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ArgumentNullException.ThrowIfNull(images);
+        int[] shape = images.Shape();
+        if (shape.Length != 4 || shape[1] != 3)
+        {
+            throw new ArgumentException($"Images must be [batch, 3, height, width]; got [{string.Join(", ", shape)}].", nameof(images));
+        }
+        int batch = shape[0];
+        int perImage = shape[1] * shape[2] * shape[3];
+        ReadOnlySpan<float> all = images.AsSpan();
+        float[]? result = null;
+        int outPerImage = 0;
+        int[] outShape = [];
+        using var runOptions = new RunOptions();
+        using OrtTensorBuffer input = OrtTensorBuffer.Create(_input.ElementType, 1, 3, shape[2], shape[3]);
+        for (int b = 0; b < batch; b++)
+        {
+            input.Write(all.Slice(b * perImage, perImage));
+            using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, cancellationToken,
+                () => Session.Run(runOptions, [_input.Name], [input.Value], [_output.Name]));
+            long[] s = outputs[0].GetTensorTypeAndShape().Shape;
+            if (result is null)
+            {
+                outShape = [batch, (int)s[1], (int)s[2], (int)s[3]];
+                outPerImage = checked((int)(s[1] * s[2] * s[3]));
+                result = new float[checked(outPerImage * batch)];
+            }
+            OrtTensorBuffer.ReadValue(outputs[0], _output.ElementType, result.AsSpan(b * outPerImage, outPerImage));
+        }
+        return TensorShapes.Wrap(result ?? [], batch == 0 ? [0, 0, 0, 0] : outShape);
+    }
+}

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+
+namespace Spright.Diffusion;
+
+/// <summary>How <see cref="DiffusionPipeline.FromPretrained(string, DiffusionPipelineOptions?)"/> loads a model folder.</summary>
+public sealed class DiffusionPipelineOptions : OnnxSessionSettings
+{
+    /// <summary>Use transformers' ftfy text clean-up in the tokenizer (what users with ftfy installed get); default
+    /// false, the path a plain <c>pip install diffusers transformers</c> user has.</summary>
+    public bool UseFtfy { get; init; }
+
+    /// <summary>Load this scheduler class (e.g. <c>EulerDiscreteScheduler</c>) from the folder's scheduler config
+    /// instead of the one <c>model_index.json</c> names.</summary>
+    public string? Scheduler { get; init; }
+
+    /// <summary>The logger factory for this pipeline (defaults to <see cref="Logging.DiffusionLogging.LoggerFactory"/>).</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+}

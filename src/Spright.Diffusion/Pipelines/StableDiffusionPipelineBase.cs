@@ -1,0 +1,568 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using Spright.Diffusion.Imaging;
+using Spright.Diffusion.Logging;
+using Spright.Diffusion.Models;
+using Spright.Diffusion.Pipelines;
+using Spright.Diffusion.Random;
+using Spright.Diffusion.Schedulers;
+using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Tokenization;
+
+namespace Spright.Diffusion;
+
+/// <summary>
+/// What the Stable Diffusion pipelines share (diffusers' <c>StableDiffusionPipeline</c> building blocks): the pluggable
+/// components, <see cref="EncodePrompt"/>, the denoising loop and <see cref="DecodeLatents"/>.
+/// </summary>
+/// <remarks>
+/// Thread safety: <c>Generate</c> may be called from several threads at once. Every call works on its own scheduler
+/// clone, generator and UNet buffers; ONNX Runtime sessions are thread-safe. Replacing a component while calls run is
+/// not supported. Components loaded by <see cref="DiffusionPipeline.FromPretrained"/> are disposed with the last
+/// pipeline that uses them; components you assign stay yours to dispose.
+/// </remarks>
+public abstract class StableDiffusionPipelineBase : DiffusionPipeline
+{
+    /// <summary>The most images one call may produce (prompts × images per prompt).</summary>
+    public const int MaxBatchSize = 64;
+
+    private readonly ConcurrentDictionary<UNetShape, ConcurrentBag<IUNetRunner>> _runners = new();
+    private readonly SharedComponents? _shared;
+    private IPromptTokenizer _tokenizer;
+    private ITextEncoder _textEncoder;
+    private IUNet _unet;
+    private IVaeDecoder _vaeDecoder;
+    private IScheduler _scheduler;
+
+    /// <summary>Assembles a pipeline from components.</summary>
+    /// <param name="components">The components.</param>
+    /// <param name="modelPath">The folder they came from, if any.</param>
+    /// <param name="logger">Where warnings go.</param>
+    private protected StableDiffusionPipelineBase(StableDiffusionComponents components, string? modelPath, ILogger? logger)
+        : base(modelPath)
+    {
+        ArgumentNullException.ThrowIfNull(components);
+        _tokenizer = components.Tokenizer ?? throw new ArgumentException("A tokenizer is required.", nameof(components));
+        _textEncoder = components.TextEncoder ?? throw new ArgumentException("A text encoder is required.", nameof(components));
+        _unet = components.Unet ?? throw new ArgumentException("A UNet is required.", nameof(components));
+        _vaeDecoder = components.VaeDecoder ?? throw new ArgumentException("A VAE decoder is required.", nameof(components));
+        _scheduler = components.Scheduler ?? throw new ArgumentException("A scheduler is required.", nameof(components));
+        VaeEncoder = components.VaeEncoder;
+        UNetDownsamplingFactor = components.UNetDownsamplingFactor;
+        _shared = components.Shared?.AddReference();
+        Logger = logger ?? DiffusionLogging.CreateLogger(GetType().FullName ?? "Spright.Diffusion.Pipeline");
+    }
+
+    /// <summary>The tokenizer (<c>pipe.tokenizer</c>).</summary>
+    public IPromptTokenizer Tokenizer { get => _tokenizer; set => _tokenizer = value ?? throw new ArgumentNullException(nameof(value)); }
+
+    /// <summary>The text encoder (<c>pipe.text_encoder</c>).</summary>
+    public ITextEncoder TextEncoder { get => _textEncoder; set => _textEncoder = value ?? throw new ArgumentNullException(nameof(value)); }
+
+    /// <summary>The UNet (<c>pipe.unet</c>). Assigning one drops the buffers cached for the previous one.</summary>
+    public IUNet Unet
+    {
+        get => _unet;
+        set
+        {
+            _unet = value ?? throw new ArgumentNullException(nameof(value));
+            ClearRunners();
+        }
+    }
+
+    /// <summary>The VAE decoder (<c>pipe.vae.decode</c>).</summary>
+    public IVaeDecoder VaeDecoder { get => _vaeDecoder; set => _vaeDecoder = value ?? throw new ArgumentNullException(nameof(value)); }
+
+    /// <summary>The VAE encoder (image-to-image), or null when the folder has none.</summary>
+    public IVaeEncoder? VaeEncoder { get; set; }
+
+    /// <summary>The scheduler (<c>pipe.scheduler</c>); swap it like <c>pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)</c>.
+    /// Each call runs on a fresh clone, so the instance here is never mutated by generation.</summary>
+    public IScheduler Scheduler { get => _scheduler; set => _scheduler = value ?? throw new ArgumentNullException(nameof(value)); }
+
+    /// <summary>Pixels per latent (<c>vae_scale_factor</c>, 8).</summary>
+    public int VaeScaleFactor => VaeDecoder.Info.ScaleFactor;
+
+    /// <summary>The default image side: <c>unet.sample_size × vae_scale_factor</c> (768 for SPRIGHT), or 512 when the
+    /// UNet has no config (as diffusers' ONNX pipeline defaults).</summary>
+    public int DefaultImageSize => (Unet.SampleSize ?? 64) * VaeScaleFactor;
+
+    /// <summary>How much the UNet downsamples latents (2^(levels−1)), when known from its config; latent sides must be multiples of it.</summary>
+    public int? UNetDownsamplingFactor { get; }
+
+    /// <summary>Where warnings go.</summary>
+    private protected ILogger Logger { get; }
+
+    /// <summary>
+    /// diffusers' <c>encode_prompt</c>: tokenizes (warning about truncated text), encodes, repeats per image and, with
+    /// guidance, prepends the negative embeddings. Returns [(2·)batch·images, sequence, hidden].
+    /// </summary>
+    /// <param name="prompts">The prompts (ignored when <paramref name="promptEmbeds"/> is given).</param>
+    /// <param name="numImagesPerPrompt">Images per prompt.</param>
+    /// <param name="doClassifierFreeGuidance">Whether to prepend negative embeddings.</param>
+    /// <param name="negativePrompts">Negative prompts (null → "" per prompt).</param>
+    /// <param name="promptEmbeds">Precomputed embeddings.</param>
+    /// <param name="negativePromptEmbeds">Precomputed negative embeddings.</param>
+    /// <param name="cancellationToken">Stops the text encoder.</param>
+    /// <returns>The UNet conditioning.</returns>
+    public Tensor<float> EncodePrompt(IReadOnlyList<string>? prompts, int numImagesPerPrompt, bool doClassifierFreeGuidance,
+        IReadOnlyList<string>? negativePrompts = null, Tensor<float>? promptEmbeds = null, Tensor<float>? negativePromptEmbeds = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfLessThan(numImagesPerPrompt, 1);
+        Tensor<float> positive = promptEmbeds ?? EncodeTexts(prompts ?? throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings."), cancellationToken);
+        int[] shape = positive.Shape();
+        int batch = shape[0], sequence = shape[1], hidden = shape[2];
+
+        Tensor<float>? negative = null;
+        if (doClassifierFreeGuidance)
+        {
+            if (negativePromptEmbeds is not null)
+            {
+                negative = negativePromptEmbeds;
+            }
+            else
+            {
+                IReadOnlyList<string> uncond = negativePrompts ?? Enumerable.Repeat(string.Empty, batch).ToArray();
+                if (uncond.Count != batch)
+                {
+                    throw new ArgumentException($"{uncond.Count} negative prompts were given for {batch} prompts; give none, or one per prompt.", nameof(negativePrompts));
+                }
+                if (sequence != Tokenizer.ModelMaxLength)
+                {
+                    throw new ArgumentException($"The prompt embeddings have {sequence} tokens but the tokenizer pads to {Tokenizer.ModelMaxLength}; pass negative prompt embeddings too.", nameof(negativePromptEmbeds));
+                }
+                negative = EncodeTexts(uncond, cancellationToken, warnOnTruncation: false);
+            }
+            if (!negative.Lengths.SequenceEqual(positive.Lengths))
+            {
+                throw new ArgumentException($"Negative prompt embeddings [{string.Join(", ", negative.Shape())}] must have the shape of the prompt embeddings [{string.Join(", ", shape)}].", nameof(negativePromptEmbeds));
+            }
+        }
+
+        int per = sequence * hidden;
+        int copies = doClassifierFreeGuidance ? 2 : 1;
+        var result = new float[checked(copies * batch * numImagesPerPrompt * per)];
+        int offset = 0;
+        if (negative is not null)
+        {
+            offset = Repeat(negative.AsSpan(), batch, per, numImagesPerPrompt, result, 0);
+        }
+        Repeat(positive.AsSpan(), batch, per, numImagesPerPrompt, result, offset);
+        return TensorShapes.Wrap(result, copies * batch * numImagesPerPrompt, sequence, hidden);
+
+        static int Repeat(ReadOnlySpan<float> source, int batch, int per, int times, float[] destination, int start)
+        {
+            int at = start;
+            for (int b = 0; b < batch; b++)
+            {
+                for (int n = 0; n < times; n++)
+                {
+                    source.Slice(b * per, per).CopyTo(destination.AsSpan(at, per));
+                    at += per;
+                }
+            }
+            return at;
+        }
+    }
+
+    /// <summary>Decodes latents (as returned with <see cref="OutputType.Latent"/>) into images: divides by the VAE
+    /// scaling factor, runs the decoder and post-processes like diffusers.</summary>
+    /// <param name="latents">[N, channels, h, w] latents, still scaled.</param>
+    /// <param name="outputType"><see cref="OutputType.Image"/> or <see cref="OutputType.Array"/>.</param>
+    /// <param name="cancellationToken">Stops the decoder.</param>
+    /// <returns>The output (its <see cref="StableDiffusionPipelineOutput.Latents"/> are the input).</returns>
+    public StableDiffusionPipelineOutput DecodeLatents(Tensor<float> latents, OutputType outputType = OutputType.Image, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(latents);
+        if (latents.Rank != 4)
+        {
+            throw new ArgumentException($"Latents must be [N, channels, h, w]; got rank {latents.Rank}.", nameof(latents));
+        }
+        (Tensor<float>? array, IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> images) =
+            Decode(latents, outputType, cancellationToken);
+        return new StableDiffusionPipelineOutput(images, array, latents, null, []);
+    }
+
+    /// <summary>Validates everything both pipelines check (diffusers' <c>check_inputs</c>) and resolves the size.</summary>
+    private protected CallPlan PlanCall(GenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ThrowIfDisposed();
+        bool hasPrompt = options.Prompt is { Count: > 0 };
+        if (hasPrompt == (options.PromptEmbeds is not null))
+        {
+            throw new ArgumentException(hasPrompt
+                ? "Pass either Prompt or PromptEmbeds, not both."
+                : "Pass a prompt (Prompt) or precomputed embeddings (PromptEmbeds).", nameof(options.Prompt));
+        }
+        if (hasPrompt && options.Prompt!.Any(p => p is null))
+        {
+            throw new ArgumentException("Prompts must not be null.", nameof(options.Prompt));
+        }
+        if (options.NegativePrompt is not null && options.NegativePromptEmbeds is not null)
+        {
+            throw new ArgumentException("Pass either NegativePrompt or NegativePromptEmbeds, not both.", nameof(options.NegativePrompt));
+        }
+        if (options.NegativePrompt is not null && options.NegativePrompt.Any(p => p is null))
+        {
+            throw new ArgumentException("Negative prompts must not be null.", nameof(options.NegativePrompt));
+        }
+
+        int batch = hasPrompt ? options.Prompt!.Count : CheckEmbeds(options.PromptEmbeds!, nameof(options.PromptEmbeds));
+        if (options.NegativePromptEmbeds is not null)
+        {
+            CheckEmbeds(options.NegativePromptEmbeds, nameof(options.NegativePromptEmbeds));
+        }
+        if (options.NumImagesPerPrompt < 1 || options.NumImagesPerPrompt > MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.NumImagesPerPrompt), options.NumImagesPerPrompt, $"NumImagesPerPrompt must be in [1, {MaxBatchSize}].");
+        }
+        if ((long)batch * options.NumImagesPerPrompt > MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.NumImagesPerPrompt), options.NumImagesPerPrompt,
+                $"{batch} prompts × {options.NumImagesPerPrompt} images is more than the {MaxBatchSize} images one call may make.");
+        }
+        bool guided = options.GuidanceScale > 1.0;
+        if (options.NegativePrompt is not null && guided && options.NegativePrompt.Count != batch)
+        {
+            throw new ArgumentException($"{options.NegativePrompt.Count} negative prompts were given for {batch} prompts; give none, or one per prompt.", nameof(options.NegativePrompt));
+        }
+        if (!double.IsFinite(options.GuidanceScale))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.GuidanceScale), options.GuidanceScale, "GuidanceScale must be a finite number (guidance runs when it is > 1).");
+        }
+        if (!(options.GuidanceRescale >= 0 && options.GuidanceRescale <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.GuidanceRescale), options.GuidanceRescale, "GuidanceRescale must be in [0, 1].");
+        }
+        if (!(options.Eta >= 0 && options.Eta <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.Eta), options.Eta, "Eta must be in [0, 1].");
+        }
+        if (options.Timesteps is not null && options.Sigmas is not null)
+        {
+            throw new ArgumentException("Pass custom Timesteps or custom Sigmas, not both.", nameof(options.Timesteps));
+        }
+        if (options.Timesteps is null && options.Sigmas is null && (options.NumInferenceSteps < 1 || options.NumInferenceSteps > 1000))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.NumInferenceSteps), options.NumInferenceSteps, "NumInferenceSteps must be in [1, 1000].");
+        }
+        if (options.Timesteps is { Count: 0 } || options.Sigmas is { Count: 0 })
+        {
+            throw new ArgumentException("Custom timesteps or sigmas must not be empty.", options.Timesteps is not null ? nameof(options.Timesteps) : nameof(options.Sigmas));
+        }
+
+        int height = options.Height ?? DefaultImageSize;
+        int width = options.Width ?? DefaultImageSize;
+        CheckSide(height, nameof(options.Height));
+        CheckSide(width, nameof(options.Width));
+        return new CallPlan(batch, options.NumImagesPerPrompt, height, width, guided);
+    }
+
+    /// <summary>The denoising loop shared by text-to-image and image-to-image (diffusers' <c>__call__</c> loop).</summary>
+    private protected StableDiffusionPipelineOutput Denoise(GenerationOptions options, CallPlan plan, IScheduler scheduler, float[] timesteps,
+        float[] latents, Tensor<float> embeds, TorchGenerator generator, ulong? seed, CancellationToken cancellationToken)
+    {
+        int images = plan.Batch * plan.ImagesPerPrompt;
+        int channels = Unet.InChannels;
+        int h = plan.Height / VaeScaleFactor, w = plan.Width / VaeScaleFactor;
+        int[] embedShape = embeds.Shape();
+        var shape = new UNetShape(plan.Guided ? 2 * images : images, channels, h, w, embedShape[1], embedShape[2]);
+        if (Unet.CrossAttentionDim is int crossDim && crossDim != shape.HiddenSize)
+        {
+            throw new ArgumentException($"The text embeddings are {shape.HiddenSize} wide but the UNet expects {crossDim}.", nameof(options.PromptEmbeds));
+        }
+
+        IUNetRunner runner = RentRunner(shape);
+        bool returnRunner = true;
+        try
+        {
+            embeds.AsSpan().CopyTo(runner.EncoderHiddenStates);
+            int perImage = channels * h * w;
+            int latentLength = images * perImage;
+            Tensor<float> latentTensor = TensorShapes.Wrap(latents, images, channels, h, w);
+            float[] noisePred = new float[latentLength];
+            Tensor<float> noiseTensor = TensorShapes.Wrap(noisePred, images, channels, h, w);
+            float guidance = (float)options.GuidanceScale;
+            float eta = (float)options.Eta;
+            StepEndContext? stepEnd = options.CallbackOnStepEnd is null ? null : new StepEndContext(latentTensor, timesteps.Length);
+            long start = Stopwatch.GetTimestamp();
+            int evaluated = 0;
+
+            for (int i = 0; i < timesteps.Length; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                float t = timesteps[i];
+                Span<float> sample = runner.Sample;
+                scheduler.ScaleModelInput(latents, t, sample[..latentLength]);
+                if (plan.Guided)
+                {
+                    sample[..latentLength].CopyTo(sample[latentLength..]);
+                }
+
+                RunUNet(runner, t, cancellationToken);
+                evaluated++;
+
+                ReadOnlySpan<float> output = runner.Output;
+                if (plan.Guided)
+                {
+                    ReadOnlySpan<float> uncond = output[..latentLength];
+                    ReadOnlySpan<float> text = output[latentLength..];
+                    Guidance.Combine(uncond, text, guidance, noisePred);
+                    if (options.GuidanceRescale > 0)
+                    {
+                        Guidance.Rescale(noisePred, text, images, options.GuidanceRescale);
+                    }
+                }
+                else
+                {
+                    output.CopyTo(noisePred);
+                }
+
+                scheduler.Step(noiseTensor, t, latentTensor, generator, eta);
+
+                if (stepEnd is not null)
+                {
+                    stepEnd.Step = i;
+                    stepEnd.Timestep = t;
+                    options.CallbackOnStepEnd!(stepEnd);
+                }
+                options.Progress?.Report(new GenerationProgress(i + 1, timesteps.Length, t, Stopwatch.GetElapsedTime(start)));
+                if (stepEnd is { StopRequested: true })
+                {
+                    break;
+                }
+            }
+
+            ReturnRunner(runner);
+            returnRunner = false;
+
+            Tensor<float> finalLatents = latentTensor;
+            float[] used = evaluated == timesteps.Length ? timesteps : timesteps[..evaluated];
+            if (options.OutputType == OutputType.Latent)
+            {
+                CheckFinite(latents, "latents");
+                return new StableDiffusionPipelineOutput([], null, finalLatents, seed, used);
+            }
+            CheckFinite(latents, "latents");
+            (Tensor<float>? array, IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> pictures) =
+                Decode(finalLatents, options.OutputType, cancellationToken);
+            return new StableDiffusionPipelineOutput(pictures, array, finalLatents, seed, used);
+        }
+        finally
+        {
+            if (returnRunner)
+            {
+                // A cancelled or failed run: the buffers are still fine to reuse.
+                ReturnRunner(runner);
+            }
+        }
+    }
+
+    /// <summary>Creates the generator for a call: the given one, else a fresh one from the seed (random when none).</summary>
+    private protected static (TorchGenerator Generator, ulong? Seed) CreateGenerator(GenerationOptions options)
+    {
+        if (options.Generator is not null)
+        {
+            return (options.Generator, null);
+        }
+        ulong seed = options.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) % (1UL << 53);
+        return (new TorchGenerator(seed), seed);
+    }
+
+    /// <summary>Sets the call's schedule on a fresh scheduler (diffusers' <c>retrieve_timesteps</c>).</summary>
+    private protected IScheduler PrepareScheduler(GenerationOptions options)
+    {
+        IScheduler scheduler = Scheduler.Clone();
+        if (options.Timesteps is not null || options.Sigmas is not null)
+        {
+            scheduler.SetTimesteps(options.Timesteps, options.Sigmas);
+        }
+        else
+        {
+            scheduler.SetTimesteps(options.NumInferenceSteps);
+        }
+        return scheduler;
+    }
+
+    /// <summary>Releases pooled buffers and the shared components.</summary>
+    /// <param name="disposing">Whether called from Dispose.</param>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            ClearRunners();
+            _shared?.Release();
+        }
+    }
+
+    /// <summary>The components of this pipeline, sharing ownership of what it loaded.</summary>
+    internal StableDiffusionComponents ToComponents()
+    {
+        ThrowIfDisposed();
+        return new StableDiffusionComponents
+        {
+            Tokenizer = Tokenizer,
+            TextEncoder = TextEncoder,
+            Unet = Unet,
+            VaeDecoder = VaeDecoder,
+            VaeEncoder = VaeEncoder,
+            Scheduler = Scheduler,
+            UNetDownsamplingFactor = UNetDownsamplingFactor,
+            Shared = _shared,
+        };
+    }
+
+    private (Tensor<float>? Array, IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> Images) Decode(
+        Tensor<float> latents, OutputType outputType, CancellationToken cancellationToken)
+    {
+        float scaling = VaeDecoder.Info.ScalingFactor;
+        var scaled = new float[latents.FlattenedLength];
+        TensorPrimitives.Divide(latents.AsSpan(), scaling, scaled);
+        Tensor<float> decoded = VaeDecoder.Decode(TensorShapes.Wrap(scaled, latents.Shape()), cancellationToken);
+        Tensor<float> array = ImageConversions.ToImageArray(decoded);
+        CheckFinite(decoded.AsSpan(), "decoded image");
+        IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> images =
+            outputType == OutputType.Image ? ImageConversions.ToImages(array) : [];
+        return (array, images);
+    }
+
+    private static void CheckFinite(ReadOnlySpan<float> values, string what)
+    {
+        int bad = 0;
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                bad++;
+            }
+        }
+        if (bad > 0)
+        {
+            throw new NonFiniteOutputException(
+                $"The {what} contain {bad} NaN/infinite values, so the image would be black. This is the known float16 overflow of SD 2.x " +
+                "VAEs/UNets: use a float32 VAE (or the float32 export) for this model.", what, bad);
+        }
+    }
+
+    private Tensor<float> EncodeTexts(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool warnOnTruncation = true)
+    {
+        int max = Tokenizer.ModelMaxLength;
+        var ids = new int[checked(texts.Count * max)];
+        for (int i = 0; i < texts.Count; i++)
+        {
+            int[] padded = Tokenizer.EncodePadded(texts[i]);
+            if (padded.Length != max)
+            {
+                throw new InvalidOperationException($"The tokenizer returned {padded.Length} ids instead of {max}.");
+            }
+            padded.CopyTo(ids, i * max);
+            if (warnOnTruncation)
+            {
+                WarnIfTruncated(texts[i], max);
+            }
+        }
+        Tensor<float> hidden = TextEncoder.Encode(ids, texts.Count, cancellationToken);
+        if (TextEncoder.HiddenSize is int expected && hidden.Lengths[2] != expected)
+        {
+            throw new InvalidOperationException($"The text encoder returned {hidden.Lengths[2]}-wide states, expected {expected}.");
+        }
+        return hidden;
+    }
+
+    private void WarnIfTruncated(string text, int max)
+    {
+        int[] full = Tokenizer.Encode(text);
+        if (full.Length > max && Logger.IsEnabled(LogLevel.Warning))
+        {
+            // diffusers decodes untruncated_ids[:, max_length - 1 : -1].
+            string removed = Tokenizer.Decode(full.AsSpan(max - 1, full.Length - max));
+            Logger.LogWarning("The following part of your input was truncated because CLIP can only handle sequences up to {MaxLength} tokens: {Removed}", max, removed);
+        }
+    }
+
+    private int CheckEmbeds(Tensor<float> embeds, string name)
+    {
+        if (embeds.Rank != 3 || embeds.Lengths[0] < 1 || embeds.Lengths[1] < 1)
+        {
+            throw new ArgumentException($"{name} must be [batch, sequence, hidden]; got [{string.Join(", ", embeds.Shape())}].", name);
+        }
+        int hidden = (int)embeds.Lengths[2];
+        int? expected = TextEncoder.HiddenSize ?? Unet.CrossAttentionDim;
+        if (expected is int e && e != hidden)
+        {
+            throw new ArgumentException($"{name} are {hidden} wide but this model's text encoder/UNet use {e}.", name);
+        }
+        return (int)embeds.Lengths[0];
+    }
+
+    private void CheckSide(int pixels, string name)
+    {
+        int multiple = VaeScaleFactor * (UNetDownsamplingFactor ?? 1);
+        if (pixels < VaeScaleFactor || pixels > 8192 || pixels % VaeScaleFactor != 0)
+        {
+            throw new ArgumentOutOfRangeException(name, pixels, $"{name} must be a multiple of {VaeScaleFactor} in [{VaeScaleFactor}, 8192].");
+        }
+        if (pixels % multiple != 0)
+        {
+            throw new ArgumentOutOfRangeException(name, pixels,
+                $"{name} must be a multiple of {multiple} for this model (VAE scale factor {VaeScaleFactor} × UNet downsampling {UNetDownsamplingFactor}).");
+        }
+    }
+
+    private void RunUNet(IUNetRunner runner, float t, CancellationToken cancellationToken)
+    {
+        try
+        {
+            runner.Run(t, cancellationToken);
+        }
+        catch (OnnxRuntimeException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            UNetShape s = runner.Shape;
+            throw new InvalidOperationException(
+                $"The UNet rejected a {s.Height}×{s.Width} latent (image {s.Height * VaeScaleFactor}×{s.Width * VaeScaleFactor}); " +
+                $"try sizes that are multiples of 64. ONNX Runtime said: {ex.Message}", ex);
+        }
+    }
+
+    private IUNetRunner RentRunner(UNetShape shape)
+    {
+        if (_runners.TryGetValue(shape, out ConcurrentBag<IUNetRunner>? bag) && bag.TryTake(out IUNetRunner? runner))
+        {
+            return runner;
+        }
+        return Unet.CreateRunner(shape);
+    }
+
+    private void ReturnRunner(IUNetRunner runner)
+    {
+        if (IsDisposed)
+        {
+            runner.Dispose();
+            return;
+        }
+        _runners.GetOrAdd(runner.Shape, _ => []).Add(runner);
+    }
+
+    private void ClearRunners()
+    {
+        foreach (ConcurrentBag<IUNetRunner> bag in _runners.Values)
+        {
+            while (bag.TryTake(out IUNetRunner? r))
+            {
+                r.Dispose();
+            }
+        }
+        _runners.Clear();
+    }
+
+    /// <summary>The validated shape of a call.</summary>
+    private protected readonly record struct CallPlan(int Batch, int ImagesPerPrompt, int Height, int Width, bool Guided);
+}

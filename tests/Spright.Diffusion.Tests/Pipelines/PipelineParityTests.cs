@@ -1,0 +1,142 @@
+using System.Numerics.Tensors;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using Spright.Diffusion.Random;
+using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Tests.Infrastructure;
+
+namespace Spright.Diffusion.Tests.Pipelines;
+
+/// <summary>
+/// Whole-pipeline parity with diffusers 0.31 (reference area D) on the optimum and legacy fp32 layouts, and the fp16
+/// export as a smoke test. Tolerances from the reference README section F: initial noise exact, prompt_embeds ≤ 1e-4,
+/// latents after step 1 ≤ 1e-4, final latents ≤ 5e-4, image ≤ 5e-4, PNG ≤ 1 level; fp16 latents ≤ 0.1, image ≤ 0.05.
+/// </summary>
+public sealed class PipelineParityTests
+{
+    public static TheoryData<string, string> Fp32Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string layout in new[] { "optimum", "legacy" })
+        {
+            foreach (string c in AllCases)
+            {
+                data.Add(c, layout);
+            }
+        }
+        return data;
+    }
+
+    public static TheoryData<string> Fp16Cases()
+    {
+        var data = new TheoryData<string>();
+        foreach (string c in DdimCases)
+        {
+            data.Add(c);
+        }
+        return data;
+    }
+
+    private static readonly string[] DdimCases =
+    [
+        "01_default_ddim", "02_negative_prompt", "03_no_cfg", "04_batch2_x2", "05_nonsquare_128x192",
+        "09_guidance_rescale", "10_long_prompt_truncated", "11_img2img_strength0.6", "12_prompt_embeds", "13_ddim_eta0.5",
+    ];
+
+    private static readonly string[] AllCases = [.. DdimCases, "06_euler", "07_euler_ancestral", "08_dpmpp_karras"];
+
+    [Theory]
+    [MemberData(nameof(Fp32Cases))]
+    public void MatchesDiffusersWithinTolerance(string caseName, string layout)
+    {
+        PipelineReferenceCase c = PipelineReferenceCase.Load(caseName);
+        string model = layout == "legacy" ? TestPaths.LegacyModel : TestPaths.TinyModel;
+        using StableDiffusionPipelineBase pipe = c.IsImageToImage
+            ? StableDiffusionImg2ImgPipeline.FromPretrained(model)
+            : (StableDiffusionPipelineBase)DiffusionPipeline.FromPretrained(model);
+        c.ConfigureScheduler(pipe);
+        GenerationOptions options = c.Options();
+        if (layout == "legacy" && !c.IsImageToImage)
+        {
+            // The legacy layout has no unet/config.json, so its default size is diffusers' ONNX default (512), not the
+            // torch model's 128: give the reference's size explicitly.
+            int[] imageShape = c.Npy("image.npy").Shape;
+            options.Height ??= imageShape[1];
+            options.Width ??= imageShape[2];
+        }
+
+        // Tokenization and text conditioning.
+        if (c.Has("prompt_input_ids.npy"))
+        {
+            long[] expectedIds = c.Npy("prompt_input_ids.npy").AsInt64();
+            int[] actualIds = options.Prompt!.SelectMany(p => pipe.Tokenizer.EncodePadded(p)).ToArray();
+            Assert.Equal(expectedIds, actualIds.Select(i => (long)i));
+        }
+        bool guided = options.GuidanceScale > 1;
+        Tensor<float> embeds = pipe.EncodePrompt(options.Prompt, options.NumImagesPerPrompt, guided, options.NegativePrompt, options.PromptEmbeds, options.NegativePromptEmbeds);
+        AssertClose.All(c.Npy("prompt_embeds.npy").AsFloat32(), embeds.AsSpan(), 1e-4, 1e-4, "prompt_embeds");
+
+        // Initial noise is a pure function of the seed.
+        NpyArray noise = c.Npy("initial_noise.npy");
+        var generator = new TorchGenerator(c.Seed);
+        if (c.IsImageToImage)
+        {
+            generator.Randn(new float[c.Npy("init_image_latents.npy").Count]); // the posterior sample comes first
+            AssertClose.All(c.Npy("init_image_preprocessed.npy").AsFloat32(),
+                Spright.Diffusion.Imaging.ImagePreprocessor.Preprocess(options.Image!, 8).AsSpan(), 1e-6, 0, "init_image_preprocessed");
+        }
+        var replay = new float[noise.Count];
+        generator.Randn(replay);
+        AssertClose.Exact(noise.AsFloat32(), replay, "initial_noise");
+
+        var steps = new List<float[]>();
+        options.CallbackOnStepEnd = ctx => steps.Add(ctx.Latents.AsSpan().ToArray());
+        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+
+        long[] expectedTimesteps = c.Npy("unet_timesteps.npy").AsFloat64().Select(d => (long)Math.Round(d * 1000)).ToArray();
+        Assert.Equal(expectedTimesteps, output.Timesteps.Select(t => (long)Math.Round(t * 1000.0)));
+        AssertClose.All(c.Npy("latents_step1.npy").AsFloat32(), steps[0], 1e-4, 0, "latents after step 1");
+        NpyArray allSteps = c.Npy("latents_steps.npy");
+        Assert.Equal(allSteps.Shape[0], steps.Count);
+        AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 5e-4, 0, "final latents");
+        AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 5e-4, 0, "image.npy");
+
+        for (int i = 0; i < output.Images.Count; i++)
+        {
+            using Image<Rgb24> expected = Image.Load<Rgb24>(Path.Combine(c.Directory, $"image_{i}.png"));
+            AssertImagesWithin(expected, output.Images[i], 1, $"image_{i}.png");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Fp16Cases))]
+    public void Fp16ExportPassesTheSmokeTolerance(string caseName)
+    {
+        PipelineReferenceCase c = PipelineReferenceCase.Load(caseName);
+        using StableDiffusionPipelineBase pipe = c.IsImageToImage
+            ? StableDiffusionImg2ImgPipeline.FromPretrained(TestPaths.Fp16Model)
+            : (StableDiffusionPipelineBase)DiffusionPipeline.FromPretrained(TestPaths.Fp16Model);
+        c.ConfigureScheduler(pipe);
+        GenerationOptions options = c.Options();
+        options.OutputType = OutputType.Array;
+        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, "fp16 final latents");
+        AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, "fp16 image");
+    }
+
+    internal static void AssertImagesWithin(Image<Rgb24> expected, Image<Rgb24> actual, int levels, string what)
+    {
+        Assert.Equal(expected.Width, actual.Width);
+        Assert.Equal(expected.Height, actual.Height);
+        var e = new Rgb24[expected.Width * expected.Height];
+        var a = new Rgb24[e.Length];
+        expected.CopyPixelDataTo(e);
+        actual.CopyPixelDataTo(a);
+        int worst = 0;
+        for (int i = 0; i < e.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Max(Math.Abs(e[i].R - a[i].R), Math.Max(Math.Abs(e[i].G - a[i].G), Math.Abs(e[i].B - a[i].B))));
+        }
+        Assert.True(worst <= levels, $"{what}: a pixel differs by {worst} levels (allowed {levels})");
+    }
+}

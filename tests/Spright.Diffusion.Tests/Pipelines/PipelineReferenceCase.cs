@@ -1,0 +1,99 @@
+using System.Numerics.Tensors;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Spright.Diffusion.Schedulers;
+using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Tests.Infrastructure;
+
+namespace Spright.Diffusion.Tests.Pipelines;
+
+/// <summary>One diffusers pipeline reference run (reference area D) and how to replay it with our pipeline.</summary>
+internal sealed class PipelineReferenceCase
+{
+    private readonly JsonElement _manifest;
+
+    private PipelineReferenceCase(string name)
+    {
+        Name = name;
+        Directory = TestPaths.Reference("pipeline", name);
+        string text = Spright.Diffusion.Hub.PythonJson.QuoteNonFiniteLiterals(File.ReadAllText(Path.Combine(Directory, "manifest.json")));
+        _manifest = JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public string Name { get; }
+
+    public string Directory { get; }
+
+    public JsonElement Call => _manifest.GetProperty("call");
+
+    public ulong Seed => _manifest.GetProperty("seed").GetUInt64();
+
+    public string SchedulerClass => _manifest.GetProperty("scheduler").GetProperty("class").GetString()!;
+
+    public bool IsImageToImage => Call.TryGetProperty("image", out _);
+
+    public static PipelineReferenceCase Load(string name) => new(name);
+
+    public NpyArray Npy(string file) => Infrastructure.Npy.Load(Path.Combine(Directory, file));
+
+    public bool Has(string file) => File.Exists(Path.Combine(Directory, file));
+
+    /// <summary>Swaps in the case's scheduler exactly as the reference did: <c>Class.from_config(model config, **overrides)</c>.</summary>
+    public void ConfigureScheduler(StableDiffusionPipelineBase pipe)
+    {
+        var overrides = new List<KeyValuePair<string, object?>>();
+        foreach (JsonProperty p in _manifest.GetProperty("scheduler").GetProperty("overrides").EnumerateObject())
+        {
+            overrides.Add(new(p.Name, JsonNode.Parse(p.Value.GetRawText())));
+        }
+        pipe.Scheduler = SchedulerRegistry.Create(SchedulerClass, pipe.Scheduler.Config, overrides);
+    }
+
+    /// <summary>The call's arguments as <see cref="GenerationOptions"/>.</summary>
+    public GenerationOptions Options()
+    {
+        JsonElement call = Call;
+        var options = new GenerationOptions
+        {
+            Seed = Seed,
+            NumInferenceSteps = call.GetProperty("num_inference_steps").GetInt32(),
+            GuidanceScale = call.TryGetProperty("guidance_scale", out JsonElement g) ? g.GetDouble() : 7.5,
+            GuidanceRescale = call.TryGetProperty("guidance_rescale", out JsonElement gr) ? gr.GetDouble() : 0,
+            Eta = call.TryGetProperty("eta", out JsonElement eta) ? eta.GetDouble() : 0,
+            NumImagesPerPrompt = call.TryGetProperty("num_images_per_prompt", out JsonElement n) ? n.GetInt32() : 1,
+            Height = call.TryGetProperty("height", out JsonElement h) ? h.GetInt32() : null,
+            Width = call.TryGetProperty("width", out JsonElement w) ? w.GetInt32() : null,
+        };
+        if (call.TryGetProperty("prompt", out JsonElement prompt))
+        {
+            options.Prompt = Strings(prompt);
+        }
+        if (call.TryGetProperty("negative_prompt", out JsonElement negative))
+        {
+            options.NegativePrompt = Strings(negative);
+        }
+        if (call.TryGetProperty("prompt_embeds", out JsonElement pe))
+        {
+            options.PromptEmbeds = Tensor(pe.GetString()!);
+        }
+        if (call.TryGetProperty("negative_prompt_embeds", out JsonElement npe))
+        {
+            options.NegativePromptEmbeds = Tensor(npe.GetString()!);
+        }
+        if (call.TryGetProperty("image", out JsonElement image))
+        {
+            options.Image = ImageInput.FromFile(Path.Combine(Directory, image.GetString()!));
+            options.Strength = call.GetProperty("strength").GetDouble();
+        }
+        return options;
+    }
+
+    public Tensor<float> Tensor(string file)
+    {
+        NpyArray a = Npy(file);
+        return TensorShapes.Wrap(a.AsFloat32(), a.Shape);
+    }
+
+    private static IReadOnlyList<string> Strings(JsonElement e) =>
+        e.ValueKind == JsonValueKind.Array ? e.EnumerateArray().Select(x => x.GetString()!).ToArray() : [e.GetString()!];
+}
