@@ -1,0 +1,39 @@
+namespace Spright.Diffusion.Cli.Commands;
+
+internal static class Help
+{
+    public const string Text = """
+        spright — SPRIGHT-T2I / Stable Diffusion 2.x on ONNX Runtime, same images as diffusers.
+
+        Usage:
+          spright generate [options]            text-to-image (image-to-image with --init-image)
+          spright tokenize --model DIR [--no-padding] [--ftfy] [PROMPT]
+                                                print CLIP token ids as JSON; without PROMPT, reads one JSON string per line
+          spright bench [options] --runs R      time generate calls, per stage; last line has median_s=
+          spright --version
+
+        generate options:
+          --model DIR                 ONNX model folder (default: the bundled tiny model)
+          --prompt TEXT               a prompt; repeat for a batch
+          --negative-prompt TEXT      a negative prompt; none, or one per prompt
+          --steps N                   denoising steps (default 50)
+          --guidance G                classifier-free guidance scale (default 7.5; ≤ 1 disables guidance)
+          --guidance-rescale R        guidance rescale in [0, 1] (default 0)
+          --eta E                     DDIM eta in [0, 1] (default 0)
+          --seed S                    torch-compatible seed (default: random, printed)
+          --width W / --height H      image size, multiples of 8 (default: the model's)
+          --num-images K              images per prompt (default 1)
+          --scheduler NAME            diffusers class, e.g. EulerDiscreteScheduler (default: the model's)
+          --scheduler-option K=V      scheduler option, e.g. use_karras_sigmas=true; repeatable
+          --init-image PATH           start from this image (image-to-image)
+          --strength S                image-to-image strength in [0, 1] (default 0.8)
+          --provider P                cpu | cuda | directml | auto (default cpu)
+          --device-id N               GPU index (default 0)
+          --output PATH.png           where to write (default spright.png; several images: PATH_0.png, PATH_1.png…)
+          --save-npy PATH             also write the images as float32 NHWC in [0, 1] (diffusers output_type "np")
+          --save-latents PATH         also write the final latents (.npy)
+          --ftfy                      ftfy text clean-up in the tokenizer (what diffusers users with ftfy get)
+          --quiet                     no progress bar
+          --verbose                   stack traces on errors
+        """;
+}

@@ -1,0 +1,74 @@
+using Spright.Diffusion;
+using Spright.Diffusion.Cli.Commands;
+using Spright.Diffusion.Cli.Infrastructure;
+
+// spright: the Spright.Diffusion command line. One short error line and a non-zero exit on failure
+// (stack traces only with --verbose); Ctrl+C stops cleanly and writes nothing.
+bool verbose = args.Contains("--verbose");
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+try
+{
+    if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+    {
+        Console.WriteLine(Help.Text);
+        return 0;
+    }
+    string command = args[0];
+    string[] rest = args[1..];
+    return command switch
+    {
+        "generate" => GenerateCommand.Run(rest, cancellation.Token),
+        "tokenize" => TokenizeCommand.Run(rest),
+        "bench" => BenchCommand.Run(rest, cancellation.Token),
+        "--version" or "version" => Version(),
+        _ => throw new UsageException($"unknown command '{command}'; commands: generate, tokenize, bench"),
+    };
+}
+catch (UsageException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 2;
+}
+catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+{
+    Console.Error.WriteLine("cancelled: nothing was written");
+    return 130;
+}
+catch (Exception ex)
+{
+    Console.Error.WriteLine($"error: {Describe(ex)}");
+    if (verbose)
+    {
+        Console.Error.WriteLine(ex);
+    }
+    return 1;
+}
+
+static int Version()
+{
+    Console.WriteLine(typeof(DiffusionPipeline).Assembly.GetName().Version);
+    return 0;
+}
+
+static string Describe(Exception ex)
+{
+    string message = ex switch
+    {
+        ArgumentException a when a.ParamName is not null && !a.Message.Contains(a.ParamName, StringComparison.Ordinal) => $"{a.ParamName}: {a.Message}",
+        _ => ex.Message,
+    };
+    // One line: the first line of the message, without the "(Parameter 'x')" suffix .NET appends.
+    int newline = message.IndexOfAny(['\r', '\n']);
+    if (newline >= 0)
+    {
+        message = message[..newline];
+    }
+    int parameter = message.LastIndexOf(" (Parameter '", StringComparison.Ordinal);
+    return parameter > 0 ? message[..parameter] : message;
+}
