@@ -23,6 +23,9 @@ internal sealed class ClipTokenizerFiles
     /// <summary>The special-token map file name.</summary>
     public const string SpecialTokensFile = "special_tokens_map.json";
 
+    /// <summary>The legacy added-token file name (token to id).</summary>
+    public const string AddedTokensFile = "added_tokens.json";
+
     /// <summary>Largest vocab.json / merges.txt accepted (the CLIP files are about 1 MB and 0.5 MB).</summary>
     public const long MaxVocabularyBytes = 64L << 20;
 
@@ -82,9 +85,12 @@ internal sealed class ClipTokenizerFiles
         List<string> merges = ReadMerges(mergesPath);
 
         Dictionary<string, JsonElement> config = ReadObject(configPath, required: true)!;
-        Dictionary<string, JsonElement>? specialMap = ReadObject(specialPath, required: false);
+        // transformers' _from_pretrained: a tokenizer_config.json with added_tokens_decoder (transformers >= 4.34) is
+        // complete; otherwise (the legacy layout of the SD 2.x hub files) special_tokens_map.json overrides its
+        // special tokens, and added_tokens.json lists extra added tokens.
+        bool hasDecoder = config.TryGetValue("added_tokens_decoder", out JsonElement decoder) && decoder.ValueKind == JsonValueKind.Object;
+        Dictionary<string, JsonElement>? specialMap = hasDecoder ? null : ReadObject(specialPath, required: false);
 
-        // Special tokens: special_tokens_map.json wins over tokenizer_config.json (transformers' _from_pretrained).
         var specials = new Dictionary<string, TokenSpec>(StringComparer.Ordinal);
         var additional = new List<TokenSpec>();
         foreach ((string path, Dictionary<string, JsonElement>? source) in new[] { (configPath, config), (specialPath, specialMap) })
@@ -117,7 +123,7 @@ internal sealed class ClipTokenizerFiles
         // Added tokens: added_tokens_decoder first, then every special token not already added (its vocab id, or a
         // new id after the vocabulary), as PreTrainedTokenizer.__init__ does.
         var added = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
-        if (config.TryGetValue("added_tokens_decoder", out JsonElement decoder) && decoder.ValueKind == JsonValueKind.Object)
+        if (hasDecoder)
         {
             foreach (JsonProperty entry in decoder.EnumerateObject())
             {
@@ -130,6 +136,10 @@ internal sealed class ClipTokenizerFiles
                     && entry.Value.TryGetProperty("special", out JsonElement sp) && sp.ValueKind == JsonValueKind.True;
                 added[spec.Content] = new AddedToken(spec.Content, id, spec.LStrip, spec.RStrip, spec.SingleWord, special);
             }
+        }
+        else
+        {
+            ReadLegacyAddedTokens(Path.Combine(directory, AddedTokensFile), specials.Values.Concat(additional).Select(t => t.Content).ToHashSet(StringComparer.Ordinal), added);
         }
         int nextId = vocab.Count + added.Keys.Count(k => !vocab.ContainsKey(k));
         var specialOrder = new List<TokenSpec>();
@@ -180,6 +190,23 @@ internal sealed class ClipTokenizerFiles
             CleanUpTokenizationSpaces = cleanUp,
             DecodeErrors = errors,
         };
+    }
+
+    private static void ReadLegacyAddedTokens(string path, HashSet<string> specialContents, Dictionary<string, AddedToken> added)
+    {
+        Dictionary<string, JsonElement>? tokens = ReadObject(path, required: false);
+        if (tokens is null)
+        {
+            return;
+        }
+        foreach ((string content, JsonElement value) in tokens)
+        {
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int id) || id < 0)
+            {
+                throw new ModelLoadException(path, $"token '{content}' has no non-negative integer id");
+            }
+            added[content] = new AddedToken(content, id, false, false, false, specialContents.Contains(content));
+        }
     }
 
     private static int ReadModelMaxLength(Dictionary<string, JsonElement> config, string configPath)

@@ -56,6 +56,36 @@ public sealed class ClipTokenizerTests
     }
 
     [Fact]
+    public void Special_tokens_map_is_ignored_when_tokenizer_config_has_added_tokens_decoder()
+    {
+        using var folder = new TokenizerFolder();
+        File.Copy(Path.Combine(TestPaths.TinyModel, "tokenizer", "tokenizer_config.json"), folder.File_("tokenizer_config.json"), overwrite: true);
+        // transformers only reads special_tokens_map.json for configs without added_tokens_decoder.
+        folder.Write("special_tokens_map.json", "{\"pad_token\": \"<|endoftext|>\"}");
+        Assert.Equal(0, ClipTokenizer.FromPretrained(folder.Path).PadTokenId);
+        folder.Write("special_tokens_map.json", "not json");
+        Assert.Equal(0, ClipTokenizer.FromPretrained(folder.Path).PadTokenId);
+    }
+
+    [Theory]
+    [InlineData(false, new[] { 49406, 320, 49408, 321, 49407 })]
+    [InlineData(true, new[] { 49406, 320, 283, 2368, 285, 321, 49407 })]
+    public void Added_tokens_decoder_entries_split_the_prompt_and_single_word_keeps_them_inside_words(bool singleWord, int[] expected)
+    {
+        using var folder = new TokenizerFolder();
+        string config = File.ReadAllText(Path.Combine(TestPaths.TinyModel, "tokenizer", "tokenizer_config.json")).Replace(
+            "\"added_tokens_decoder\": {",
+            "\"added_tokens_decoder\": { \"49408\": {\"content\": \"<cat>\", \"lstrip\": false, \"normalized\": false, \"rstrip\": false, "
+            + $"\"single_word\": {(singleWord ? "true" : "false")}, \"special\": false}},",
+            StringComparison.Ordinal);
+        folder.Write("tokenizer_config.json", config);
+        ClipTokenizer tokenizer = ClipTokenizer.FromPretrained(folder.Path);
+        Assert.Equal(expected, tokenizer.Encode("a<cat>b"));
+        Assert.Equal([49406, 320, 49408, 321, 49407], tokenizer.Encode("a <cat> b"));
+        Assert.Equal("a <cat> b", tokenizer.Decode([49406, 320, 49408, 321, 49407]));
+    }
+
+    [Fact]
     public void Model_max_length_comes_from_tokenizer_config()
     {
         using var folder = new TokenizerFolder();

@@ -119,12 +119,10 @@ internal static class FtfyTextFixer
             }
         }
 
+        // Latin-1 that was meant as Windows-1252 (C1 controls). ftfy first asks whether plain "windows-1252" was
+        // among the possible encodings, which never holds because it only tries the sloppy variant.
         if (possible.Contains("latin-1"))
         {
-            if (possible.Contains("windows-1252"))
-            {
-                return text; // never true: ftfy only tries the sloppy form; kept to mirror the original control flow
-            }
             string? asWindows = tables.Codecs["windows-1252"].Decode(tables.Codecs["latin-1"].Encode(text));
             if (asWindows is not null && asWindows != text)
             {
