@@ -10,5 +10,6 @@ namespace Spright.Diffusion.Tokenization;
 /// <param name="LStrip">Whether it removes the whitespace on its left.</param>
 /// <param name="RStrip">Whether it removes the whitespace on its right.</param>
 /// <param name="SingleWord">Whether it only matches as a whole word.</param>
-/// <param name="Special">Whether it is a special token (skipped by decoding with <c>skipSpecialTokens</c>).</param>
+/// <param name="Special">Whether it is one of the special-token attributes (bos, eos, unk, pad, ... and additional special
+/// tokens): those are skipped by decoding with <c>skipSpecialTokens</c>, the others are decoded as separate words.</param>
 internal sealed record AddedToken(string Content, int Id, bool LStrip, bool RStrip, bool SingleWord, bool Special);

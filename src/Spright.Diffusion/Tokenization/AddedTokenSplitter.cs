@@ -42,7 +42,7 @@ internal sealed class AddedTokenSplitter
             string? match = null;
             foreach (string candidate in _byLength)
             {
-                if (string.CompareOrdinal(text, i, candidate, 0, candidate.Length) == 0 && i + candidate.Length <= text.Length)
+                if (i + candidate.Length <= text.Length && string.CompareOrdinal(text, i, candidate, 0, candidate.Length) == 0)
                 {
                     match = candidate;
                     break;
@@ -114,12 +114,20 @@ internal sealed class AddedTokenSplitter
 
     private static string RStrip(string text)
     {
-        string stripped = PythonText.Strip(text);
-        if (stripped.Length == 0)
+        int end = text.Length;
+        while (end > 0)
         {
-            return stripped;
+            int start = end - 1;
+            if (start > 0 && char.IsLowSurrogate(text[start]) && char.IsHighSurrogate(text[start - 1]))
+            {
+                start--;
+            }
+            if (!PythonText.IsSpace(CodePoints.At(text, start, out _)))
+            {
+                break;
+            }
+            end = start;
         }
-        int start = text.IndexOf(stripped, StringComparison.Ordinal);
-        return text.Substring(0, start + stripped.Length);
+        return text.Substring(0, end);
     }
 }

@@ -132,9 +132,7 @@ internal sealed class ClipTokenizerFiles
                     throw new ModelLoadException(configPath, $"added_tokens_decoder key '{entry.Name}' is not a token id");
                 }
                 TokenSpec spec = ParseTokenSpec(entry.Value, configPath, "added_tokens_decoder");
-                bool special = entry.Value.ValueKind == JsonValueKind.Object
-                    && entry.Value.TryGetProperty("special", out JsonElement sp) && sp.ValueKind == JsonValueKind.True;
-                added[spec.Content] = new AddedToken(spec.Content, id, spec.LStrip, spec.RStrip, spec.SingleWord, special);
+                added[spec.Content] = new AddedToken(spec.Content, id, spec.LStrip, spec.RStrip, spec.SingleWord, Special: false);
             }
         }
         else
@@ -167,6 +165,12 @@ internal sealed class ClipTokenizerFiles
             }
             int id = vocab.TryGetValue(spec.Content, out int vocabId) ? vocabId : nextId++;
             added[spec.Content] = new AddedToken(spec.Content, id, spec.LStrip, spec.RStrip, spec.SingleWord, Special: true);
+        }
+        // "Special" for decoding means one of the special-token attributes (all_special_ids), whatever the flag.
+        var specialContents = specialOrder.Select(t => t.Content).ToHashSet(StringComparer.Ordinal);
+        foreach (string content in added.Keys.ToList())
+        {
+            added[content] = added[content] with { Special = specialContents.Contains(content) };
         }
 
         int maxLength = ReadModelMaxLength(config, configPath);
