@@ -1,25 +1,35 @@
 namespace Spright.Diffusion.Tokenization;
 
-/// <summary>The tokenizer contract the pipelines depend on (CLIP's, for SD 2.x / SPRIGHT).</summary>
+/// <summary>What a text-to-image pipeline needs from its tokenizer: prompts to fixed-length id rows and back.</summary>
 public interface IPromptTokenizer
 {
-    /// <summary>The model's maximum sequence length, special tokens included (77 for CLIP).</summary>
+    /// <summary>The sequence length the text encoder takes (<c>model_max_length</c>, 77 for CLIP).</summary>
     int ModelMaxLength { get; }
 
-    /// <summary>Ids padded and truncated to <see cref="ModelMaxLength"/> exactly as diffusers' <c>encode_prompt</c>
-    /// tokenizes (bos, at most max − 2 content ids, eos, then padding).</summary>
-    /// <param name="prompt">The prompt text.</param>
+    /// <summary>
+    /// The ids the text encoder gets for one prompt: start token, content, end token, truncated to
+    /// <see cref="ModelMaxLength"/> (the end token stays last) and right-padded with the pad id.
+    /// </summary>
+    /// <param name="prompt">The prompt (an empty string gives the unconditional row).</param>
     /// <returns>Exactly <see cref="ModelMaxLength"/> ids.</returns>
     int[] EncodePadded(string prompt);
 
-    /// <summary>The full ids (bos + every content id + eos), neither padded nor truncated.</summary>
-    /// <param name="prompt">The prompt text.</param>
+    /// <summary>All ids of a prompt with the start and end tokens, neither truncated nor padded.</summary>
+    /// <param name="prompt">The prompt.</param>
     /// <returns>The ids.</returns>
     int[] Encode(string prompt);
 
+    /// <summary>
+    /// Encodes several prompts with <see cref="EncodePadded"/> and reports (as a logged warning) the text that
+    /// truncation removed, like diffusers' <c>encode_prompt</c>.
+    /// </summary>
+    /// <param name="prompts">The prompts.</param>
+    /// <returns>One row of <see cref="ModelMaxLength"/> ids per prompt.</returns>
+    int[][] EncodeBatchPadded(IReadOnlyList<string> prompts);
+
     /// <summary>Turns ids back into text.</summary>
     /// <param name="ids">The ids.</param>
-    /// <param name="skipSpecialTokens">Whether to drop bos/eos/pad.</param>
+    /// <param name="skipSpecialTokens">Whether start, end, pad and other special tokens are left out.</param>
     /// <returns>The text.</returns>
     string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = true);
 }
