@@ -23,10 +23,6 @@ internal static class PipelineLoader
     public static readonly string[] ImageToImageClasses =
         ["StableDiffusionImg2ImgPipeline", "OnnxStableDiffusionImg2ImgPipeline", "ORTStableDiffusionImg2ImgPipeline"];
 
-    /// <summary>Creates the tokenizer from a <c>tokenizer/</c> folder.</summary>
-    internal static Func<string, DiffusionPipelineOptions, ILogger, IPromptTokenizer> TokenizerFactory { get; set; } =
-        (dir, _, _) => throw new ModelLoadException(dir, "no tokenizer implementation is registered");
-
     public static DiffusionPipeline Load(string modelPath, ModelIndex index, DiffusionPipelineOptions options)
     {
         bool textToImage = TextToImageClasses.Contains(index.ClassName, StringComparer.Ordinal);
@@ -65,7 +61,8 @@ internal static class PipelineLoader
         {
             IScheduler scheduler = LoadScheduler(modelPath, index, options, loggerFactory);
             string tokenizerDir = ComponentFolder(modelPath, index, "tokenizer");
-            IPromptTokenizer tokenizer = TokenizerFactory(tokenizerDir, options, loggerFactory.CreateLogger("Spright.Diffusion.Tokenization"));
+            IPromptTokenizer tokenizer = ClipTokenizer.FromPretrained(tokenizerDir,
+                new ClipTokenizerOptions { UseFtfy = options.UseFtfy, Logger = loggerFactory.CreateLogger<ClipTokenizer>() });
 
             var textEncoder = Track(new OnnxTextEncoder(GraphPath(ComponentFolder(modelPath, index, "text_encoder"), "text_encoder"), options, loggerFactory.CreateLogger<OnnxTextEncoder>()));
             string unetDir = ComponentFolder(modelPath, index, "unet");

@@ -192,8 +192,11 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         }
         else
         {
+            // The graph sampled the posterior with its own noise. Draw (and drop) what diffusers' posterior sample
+            // would have drawn, so the noise that follows comes from the same place in the generator's stream.
             shape = s;
             latents = new float[data.Length];
+            generator.Randn(new float[data.Length]);
             TensorPrimitives.Multiply(data, scaling, latents);
         }
         return latents;

@@ -455,19 +455,16 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     private Tensor<float> EncodeTexts(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool warnOnTruncation = true)
     {
         int max = Tokenizer.ModelMaxLength;
+        // The batch call logs diffusers' truncation warning; negative prompts are tokenized without it, as in diffusers.
+        int[][] rows = warnOnTruncation ? Tokenizer.EncodeBatchPadded(texts) : texts.Select(Tokenizer.EncodePadded).ToArray();
         var ids = new int[checked(texts.Count * max)];
-        for (int i = 0; i < texts.Count; i++)
+        for (int i = 0; i < rows.Length; i++)
         {
-            int[] padded = Tokenizer.EncodePadded(texts[i]);
-            if (padded.Length != max)
+            if (rows[i].Length != max)
             {
-                throw new InvalidOperationException($"The tokenizer returned {padded.Length} ids instead of {max}.");
+                throw new InvalidOperationException($"The tokenizer returned {rows[i].Length} ids instead of {max}.");
             }
-            padded.CopyTo(ids, i * max);
-            if (warnOnTruncation)
-            {
-                WarnIfTruncated(texts[i], max);
-            }
+            rows[i].CopyTo(ids, i * max);
         }
         Tensor<float> hidden = TextEncoder.Encode(ids, texts.Count, cancellationToken);
         if (TextEncoder.HiddenSize is int expected && hidden.Lengths[2] != expected)
@@ -475,17 +472,6 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
             throw new InvalidOperationException($"The text encoder returned {hidden.Lengths[2]}-wide states, expected {expected}.");
         }
         return hidden;
-    }
-
-    private void WarnIfTruncated(string text, int max)
-    {
-        int[] full = Tokenizer.Encode(text);
-        if (full.Length > max && Logger.IsEnabled(LogLevel.Warning))
-        {
-            // diffusers decodes untruncated_ids[:, max_length - 1 : -1].
-            string removed = Tokenizer.Decode(full.AsSpan(max - 1, full.Length - max));
-            Logger.LogWarning("The following part of your input was truncated because CLIP can only handle sequences up to {MaxLength} tokens: {Removed}", max, removed);
-        }
     }
 
     private int CheckEmbeds(Tensor<float> embeds, string name)

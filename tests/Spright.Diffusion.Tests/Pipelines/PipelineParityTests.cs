@@ -21,6 +21,12 @@ public sealed class PipelineParityTests
         {
             foreach (string c in AllCases)
             {
+                // The legacy VAE encoder samples the posterior with noise drawn inside the graph, so its
+                // image-to-image cannot equal diffusers'; LegacyImageToImageStaysCloseToDiffusers covers it.
+                if (layout == "legacy" && c == "11_img2img_strength0.6")
+                {
+                    continue;
+                }
                 data.Add(c, layout);
             }
         }
@@ -122,6 +128,22 @@ public sealed class PipelineParityTests
         using StableDiffusionPipelineOutput output = pipe.Generate(options);
         AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, "fp16 final latents");
         AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, "fp16 image");
+    }
+
+    [Fact]
+    public void LegacyImageToImageStaysCloseToDiffusers()
+    {
+        // Same generator stream as diffusers (the posterior draw is consumed), but the posterior noise itself comes
+        // from the graph: the difference is bounded by the posterior std (≈ 0.05 · 0.18215 in latent units), which
+        // DDIM carries through the remaining steps.
+        PipelineReferenceCase c = PipelineReferenceCase.Load("11_img2img_strength0.6");
+        using StableDiffusionImg2ImgPipeline pipe = StableDiffusionImg2ImgPipeline.FromPretrained(TestPaths.LegacyModel);
+        c.ConfigureScheduler(pipe);
+        GenerationOptions options = c.Options();
+        options.OutputType = OutputType.Array;
+        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, "legacy img2img final latents");
+        AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, "legacy img2img image");
     }
 
     internal static void AssertImagesWithin(Image<Rgb24> expected, Image<Rgb24> actual, int levels, string what)
