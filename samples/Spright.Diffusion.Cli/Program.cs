@@ -70,5 +70,10 @@ static string Describe(Exception ex)
         message = message[..newline];
     }
     int parameter = message.LastIndexOf(" (Parameter '", StringComparison.Ordinal);
-    return parameter > 0 ? message[..parameter] : message;
+    message = parameter > 0 ? message[..parameter] : message;
+    if (ex is ArgumentOutOfRangeException { ActualValue: { } actual })
+    {
+        message += $" (got {Convert.ToString(actual, System.Globalization.CultureInfo.InvariantCulture)})";
+    }
+    return message;
 }
