@@ -15,6 +15,7 @@ public static class SchedulerRegistry
     private static readonly Dictionary<string, Factory> Factories = new(StringComparer.Ordinal)
     {
         ["DDIMScheduler"] = DDIMScheduler.Create,
+        ["DPMSolverMultistepScheduler"] = DPMSolverMultistepScheduler.Create,
     };
 
     private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);
