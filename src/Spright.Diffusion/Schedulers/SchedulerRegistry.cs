@@ -17,6 +17,7 @@ public static class SchedulerRegistry
         ["DDIMScheduler"] = DDIMScheduler.Create,
         ["DPMSolverMultistepScheduler"] = DPMSolverMultistepScheduler.Create,
         ["DPMSolverSinglestepScheduler"] = DPMSolverSinglestepScheduler.Create,
+        ["DEISMultistepScheduler"] = DEISMultistepScheduler.Create,
     };
 
     private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);
