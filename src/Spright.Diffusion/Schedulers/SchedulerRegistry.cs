@@ -18,6 +18,7 @@ public static class SchedulerRegistry
         ["DPMSolverMultistepScheduler"] = DPMSolverMultistepScheduler.Create,
         ["DPMSolverSinglestepScheduler"] = DPMSolverSinglestepScheduler.Create,
         ["DEISMultistepScheduler"] = DEISMultistepScheduler.Create,
+        ["UniPCMultistepScheduler"] = UniPCMultistepScheduler.Create,
     };
 
     private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);

@@ -282,6 +282,80 @@ internal static class VpSolverMath
         }
     }
 
+    /// <summary>
+    /// Solves A·x = b in float32 like LAPACK <c>sgesv</c> (what <c>torch.linalg.solve</c> calls on CPU): LU with partial
+    /// pivoting (first largest pivot), multipliers scaled by the reciprocal pivot, then unit-lower and upper triangular
+    /// solves. <paramref name="a"/> (row-major n×n) is overwritten by its factors, <paramref name="b"/> by x.
+    /// </summary>
+    public static void Solve(Span<float> a, Span<float> b, int n)
+    {
+        for (int k = 0; k < n; k++)
+        {
+            int pivot = k;
+            float best = MathF.Abs(a[k * n + k]);
+            for (int i = k + 1; i < n; i++)
+            {
+                float v = MathF.Abs(a[i * n + k]);
+                if (v > best)
+                {
+                    best = v;
+                    pivot = i;
+                }
+            }
+            if (a[pivot * n + k] == 0f || float.IsNaN(best))
+            {
+                throw new InvalidOperationException("The solver's coefficient matrix is singular (repeated timesteps?).");
+            }
+            if (pivot != k)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    (a[k * n + j], a[pivot * n + j]) = (a[pivot * n + j], a[k * n + j]);
+                }
+                (b[k], b[pivot]) = (b[pivot], b[k]);
+            }
+            float reciprocal = 1f / a[k * n + k];
+            for (int i = k + 1; i < n; i++)
+            {
+                a[i * n + k] *= reciprocal;
+            }
+            for (int i = k + 1; i < n; i++)
+            {
+                float l = a[i * n + k];
+                for (int j = k + 1; j < n; j++)
+                {
+                    a[i * n + j] -= l * a[k * n + j];
+                }
+            }
+        }
+        for (int k = 0; k < n; k++)
+        {
+            for (int i = k + 1; i < n; i++)
+            {
+                b[i] -= b[k] * a[i * n + k];
+            }
+        }
+        for (int k = n - 1; k >= 0; k--)
+        {
+            b[k] /= a[k * n + k];
+            for (int i = 0; i < k; i++)
+            {
+                b[i] -= b[k] * a[i * n + k];
+            }
+        }
+    }
+
+    /// <summary><c>torch.pow(x, e)</c> for a float32 tensor and an integer exponent (0 fills ones, 1 copies, 2 and 3
+    /// multiply, others call <c>pow</c>).</summary>
+    public static float PowInt(float x, int e) => e switch
+    {
+        0 => 1f,
+        1 => x,
+        2 => x * x,
+        3 => x * x * x,
+        _ => MathF.Pow(x, e),
+    };
+
     /// <summary>Checks that a custom schedule is usable (non-empty, finite).</summary>
     public static long[] CustomTimesteps(IReadOnlyList<float> timesteps)
     {
