@@ -19,6 +19,7 @@ public static class SchedulerRegistry
         ["DPMSolverSinglestepScheduler"] = DPMSolverSinglestepScheduler.Create,
         ["DEISMultistepScheduler"] = DEISMultistepScheduler.Create,
         ["UniPCMultistepScheduler"] = UniPCMultistepScheduler.Create,
+        ["LCMScheduler"] = LCMScheduler.Create,
     };
 
     private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);
