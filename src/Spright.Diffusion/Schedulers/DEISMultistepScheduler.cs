@@ -279,7 +279,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float lambdaS = VpSolverMath.Lambda(alphaS, sigmaS);
         float h = lambdaT - lambdaS;
         float a = alphaT / alphaS;
-        float b = sigmaT * (MathF.Exp(h) - 1f);
+        float b = sigmaT * (SleefFloat.Exp(h) - 1f);
         ElementwiseOps.LinearCombination(a, x, -b, _history[0], x);
     }
 
@@ -326,9 +326,9 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     /// <summary>∫ (log t − log c)/(log b − log c) dt = t·(−log c + log t − 1)/(log b − log c), float32.</summary>
     internal static float Integral2(float t, float b, float c)
     {
-        float lt = MathF.Log(t);
-        float lb = MathF.Log(b);
-        float lc = MathF.Log(c);
+        float lt = NumpyFloat32.Log(t);
+        float lb = NumpyFloat32.Log(b);
+        float lc = NumpyFloat32.Log(c);
         float inner = -lc + lt;
         inner -= 1f;
         float numerator = t * inner;
@@ -338,10 +338,10 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     /// <summary>∫ (log t − log c)(log t − log d)/((log b − log c)(log b − log d)) dt, float32, diffusers' term order.</summary>
     internal static float Integral3(float t, float b, float c, float d)
     {
-        float lt = MathF.Log(t);
-        float lb = MathF.Log(b);
-        float lc = MathF.Log(c);
-        float ld = MathF.Log(d);
+        float lt = NumpyFloat32.Log(t);
+        float lb = NumpyFloat32.Log(b);
+        float lc = NumpyFloat32.Log(c);
+        float ld = NumpyFloat32.Log(d);
         float p = lc * (ld - lt + 1f);
         p -= ld * lt;
         p += ld;

@@ -403,23 +403,23 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             case "dpmsolver++":
                 {
                     float a = sigmaT / sigmaS0;
-                    float b = alphaT * (MathF.Exp(-h) - 1f);
-                    float c = midpoint ? -(0.5f * b) : alphaT * ((MathF.Exp(-h) - 1f) / h + 1f);
+                    float b = alphaT * (SleefFloat.Exp(-h) - 1f);
+                    float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
                     SolverKernels.Combine(a, x, -b, m0, c, d1, x);
                     break;
                 }
             case "dpmsolver":
                 {
                     float a = alphaT / alphaS0;
-                    float b = sigmaT * (MathF.Exp(h) - 1f);
-                    float c = midpoint ? 0.5f * b : sigmaT * ((MathF.Exp(h) - 1f) / h - 1f);
+                    float b = sigmaT * (SleefFloat.Exp(h) - 1f);
+                    float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
                     SolverKernels.Combine(a, x, -b, m0, -c, d1, x);
                     break;
                 }
             case "sde-dpmsolver++":
                 {
-                    float e2 = MathF.Exp(-2f * h);
-                    float a = sigmaT / sigmaS0 * MathF.Exp(-h);
+                    float e2 = SleefFloat.Exp(-2f * h);
+                    float a = sigmaT / sigmaS0 * SleefFloat.Exp(-h);
                     float b = alphaT * (1f - e2);
                     float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
                     float d = sigmaT * MathF.Sqrt(1f - e2);
@@ -429,10 +429,10 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             default: // sde-dpmsolver
                 {
                     float a = alphaT / alphaS0;
-                    float e = sigmaT * (MathF.Exp(h) - 1f);
+                    float e = sigmaT * (SleefFloat.Exp(h) - 1f);
                     float b = 2f * e;
-                    float c = midpoint ? e : 2f * (sigmaT * ((MathF.Exp(h) - 1f) / h - 1f));
-                    float d = sigmaT * MathF.Sqrt(MathF.Exp(2f * h) - 1f);
+                    float c = midpoint ? e : 2f * (sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f));
+                    float d = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
                     SolverKernels.Combine(a, x, -b, m0, -c, d1, d, noise, x);
                     break;
                 }
@@ -470,7 +470,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         ElementwiseOps.AddScaled(d1, r0 / rSum, diff, d1);
         if (AlgorithmType == "dpmsolver++")
         {
-            float em = MathF.Exp(-h) - 1f;
+            float em = SleefFloat.Exp(-h) - 1f;
             float a = sigmaT / sigmaS0;
             float b = alphaT * em;
             float c = alphaT * (em / h + 1f);
@@ -479,7 +479,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         }
         else
         {
-            float ep = MathF.Exp(h) - 1f;
+            float ep = SleefFloat.Exp(h) - 1f;
             float a = alphaT / alphaS0;
             float b = sigmaT * ep;
             float c = sigmaT * (ep / h - 1f);

@@ -480,23 +480,23 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             case "dpmsolver++":
                 {
                     float a = sigmaT / sigmaS1;
-                    float b = alphaT * (MathF.Exp(-h) - 1f);
-                    float c = midpoint ? -(0.5f * b) : alphaT * ((MathF.Exp(-h) - 1f) / h + 1f);
+                    float b = alphaT * (SleefFloat.Exp(-h) - 1f);
+                    float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
                     SolverKernels.Combine(a, start, -b, m1, c, d1, x);
                     break;
                 }
             case "dpmsolver":
                 {
                     float a = alphaT / alphaS1;
-                    float b = sigmaT * (MathF.Exp(h) - 1f);
-                    float c = midpoint ? 0.5f * b : sigmaT * ((MathF.Exp(h) - 1f) / h - 1f);
+                    float b = sigmaT * (SleefFloat.Exp(h) - 1f);
+                    float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
                     SolverKernels.Combine(a, start, -b, m1, -c, d1, x);
                     break;
                 }
             default: // sde-dpmsolver++
                 {
-                    float e2 = MathF.Exp(-2f * h);
-                    float a = sigmaT / sigmaS1 * MathF.Exp(-h);
+                    float e2 = SleefFloat.Exp(-2f * h);
+                    float a = sigmaT / sigmaS1 * SleefFloat.Exp(-h);
                     float b = alphaT * (1f - e2);
                     float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
                     float d = sigmaT * MathF.Sqrt(1f - e2);
@@ -547,7 +547,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         }
         if (AlgorithmType == "dpmsolver++")
         {
-            float em = MathF.Exp(-h) - 1f;
+            float em = SleefFloat.Exp(-h) - 1f;
             float a = sigmaT / sigmaS2;
             float b = alphaT * em;
             float c = alphaT * (em / h + 1f);
@@ -563,7 +563,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         }
         else
         {
-            float ep = MathF.Exp(h) - 1f;
+            float ep = SleefFloat.Exp(h) - 1f;
             float a = alphaT / alphaS2;
             float b = sigmaT * ep;
             float c = sigmaT * (ep / h - 1f);

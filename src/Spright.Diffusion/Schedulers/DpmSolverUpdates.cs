@@ -80,21 +80,21 @@ internal static class DpmSolverUpdates
             case "dpmsolver++":
                 {
                     float a = sigmaT / sigmaS;
-                    float b = alphaT * (MathF.Exp(-h) - 1f);
+                    float b = alphaT * (SleefFloat.Exp(-h) - 1f);
                     ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
                     break;
                 }
             case "dpmsolver":
                 {
                     float a = alphaT / alphaS;
-                    float b = sigmaT * (MathF.Exp(h) - 1f);
+                    float b = sigmaT * (SleefFloat.Exp(h) - 1f);
                     ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
                     break;
                 }
             case "sde-dpmsolver++":
                 {
-                    float e2 = MathF.Exp(-2f * h);
-                    float a = sigmaT / sigmaS * MathF.Exp(-h);
+                    float e2 = SleefFloat.Exp(-2f * h);
+                    float a = sigmaT / sigmaS * SleefFloat.Exp(-h);
                     float b = alphaT * (1f - e2);
                     float c = sigmaT * MathF.Sqrt(1f - e2);
                     SolverKernels.Combine(a, sample, b, modelOutput, c, noise, destination);
@@ -103,8 +103,8 @@ internal static class DpmSolverUpdates
             default: // sde-dpmsolver
                 {
                     float a = alphaT / alphaS;
-                    float b = 2f * (sigmaT * (MathF.Exp(h) - 1f));
-                    float c = sigmaT * MathF.Sqrt(MathF.Exp(2f * h) - 1f);
+                    float b = 2f * (sigmaT * (SleefFloat.Exp(h) - 1f));
+                    float c = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
                     SolverKernels.Combine(a, sample, -b, modelOutput, c, noise, destination);
                     break;
                 }

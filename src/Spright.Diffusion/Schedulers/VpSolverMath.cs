@@ -55,7 +55,7 @@ internal static class VpSolverMath
         var logs = new float[sigmas.Length];
         for (int i = 0; i < logs.Length; i++)
         {
-            logs[i] = MathF.Log(sigmas[i]);
+            logs[i] = NumpyFloat32.Log(sigmas[i]);
         }
         return logs;
     }
@@ -68,7 +68,7 @@ internal static class VpSolverMath
         {
             float alpha = MathF.Sqrt(alphasCumprod[i]);
             float sigma = MathF.Sqrt(1f - alphasCumprod[i]);
-            lambdas[i] = MathF.Log(alpha) - MathF.Log(sigma);
+            lambdas[i] = SleefFloat.Log(alpha) - SleefFloat.Log(sigma);
         }
         return lambdas;
     }
@@ -206,23 +206,11 @@ internal static class VpSolverMath
         return (alpha, sigma * alpha);
     }
 
-    /// <summary>λ = log α − log σ (float32).</summary>
-    public static float Lambda(float alpha, float sigma) => MathF.Log(alpha) - MathF.Log(sigma);
+    /// <summary>λ = log α − log σ (float32, torch's log).</summary>
+    public static float Lambda(float alpha, float sigma) => SleefFloat.Log(alpha) - SleefFloat.Log(sigma);
 
-    /// <summary>float32 <c>expm1</c> (computed in double, rounded once).</summary>
-    public static float Expm1(float x)
-    {
-        if (float.IsNaN(x) || float.IsInfinity(x))
-        {
-            return float.IsNegativeInfinity(x) ? -1f : x;
-        }
-        double d = x;
-        if (Math.Abs(d) < 1e-5)
-        {
-            return (float)(d + d * d * 0.5 + d * d * d / 6.0);
-        }
-        return (float)(Math.Exp(d) - 1.0);
-    }
+    /// <summary><c>torch.expm1</c> of a float32 value.</summary>
+    public static float Expm1(float x) => SleefFloat.Expm1(x);
 
     /// <summary>The solvers' <c>index_for_timestep</c>: the second match when the timestep occurs twice, the only match
     /// otherwise, and the last index when it does not occur at all.</summary>
@@ -283,12 +271,22 @@ internal static class VpSolverMath
     }
 
     /// <summary>
-    /// Solves A·x = b in float32 like LAPACK <c>sgesv</c> (what <c>torch.linalg.solve</c> calls on CPU): LU with partial
-    /// pivoting (first largest pivot), multipliers scaled by the reciprocal pivot, then unit-lower and upper triangular
-    /// solves. <paramref name="a"/> (row-major n×n) is overwritten by its factors, <paramref name="b"/> by x.
+    /// <c>torch.linalg.solve(A, b)</c> in float32 as torch 1.13 does it on CPU: A is C-contiguous, so torch LU-factors
+    /// M = Aᵀ (LAPACK <c>getrf</c>: partial pivoting on the first largest entry, multipliers scaled by the reciprocal
+    /// pivot) and solves Mᵀx = b with <c>getrs(trans='T')</c>: Uᵀy = b forward, Lᵀz = y backward, then the row
+    /// interchanges in reverse. <paramref name="a"/> (row-major n×n) is overwritten, <paramref name="b"/> becomes x.
     /// </summary>
     public static void Solve(Span<float> a, Span<float> b, int n)
     {
+        // m[i, j] = a[j, i]: transpose in place so that m is row-major M = Aᵀ.
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = i + 1; j < n; j++)
+            {
+                (a[i * n + j], a[j * n + i]) = (a[j * n + i], a[i * n + j]);
+            }
+        }
+        Span<int> pivots = stackalloc int[n];
         for (int k = 0; k < n; k++)
         {
             int pivot = k;
@@ -302,6 +300,7 @@ internal static class VpSolverMath
                     pivot = i;
                 }
             }
+            pivots[k] = pivot;
             if (a[pivot * n + k] == 0f || float.IsNaN(best))
             {
                 throw new InvalidOperationException("The solver's coefficient matrix is singular (repeated timesteps?).");
@@ -312,7 +311,6 @@ internal static class VpSolverMath
                 {
                     (a[k * n + j], a[pivot * n + j]) = (a[pivot * n + j], a[k * n + j]);
                 }
-                (b[k], b[pivot]) = (b[pivot], b[k]);
             }
             float reciprocal = 1f / a[k * n + k];
             for (int i = k + 1; i < n; i++)
@@ -328,19 +326,32 @@ internal static class VpSolverMath
                 }
             }
         }
-        for (int k = 0; k < n; k++)
+        // Uᵀy = b (strsm Left/Upper/Transpose/Non-unit)
+        for (int i = 0; i < n; i++)
         {
-            for (int i = k + 1; i < n; i++)
+            float t = b[i];
+            for (int k = 0; k < i; k++)
             {
-                b[i] -= b[k] * a[i * n + k];
+                t -= a[k * n + i] * b[k];
             }
+            b[i] = t / a[i * n + i];
         }
+        // Lᵀz = y (strsm Left/Lower/Transpose/Unit)
+        for (int i = n - 1; i >= 0; i--)
+        {
+            float t = b[i];
+            for (int k = i + 1; k < n; k++)
+            {
+                t -= a[k * n + i] * b[k];
+            }
+            b[i] = t;
+        }
+        // slaswp with incx = −1: undo the interchanges from the last to the first.
         for (int k = n - 1; k >= 0; k--)
         {
-            b[k] /= a[k * n + k];
-            for (int i = 0; i < k; i++)
+            if (pivots[k] != k)
             {
-                b[i] -= b[k] * a[i * n + k];
+                (b[k], b[pivots[k]]) = (b[pivots[k]], b[k]);
             }
         }
     }
