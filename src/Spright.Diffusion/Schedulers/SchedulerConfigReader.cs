@@ -280,7 +280,12 @@ internal sealed class SchedulerConfigReader
             switch (v.GetValueKind())
             {
                 case JsonValueKind.Number:
-                    return v.TryGetValue(out double d) ? d : (double)v.GetValue<decimal>();
+                    // Values built from .NET numbers (overrides) only convert to their own type.
+                    if (v.TryGetValue(out double d)) return d;
+                    if (v.TryGetValue(out int i32)) return i32;
+                    if (v.TryGetValue(out long i64)) return i64;
+                    if (v.TryGetValue(out float f)) return f;
+                    return (double)v.GetValue<decimal>();
                 case JsonValueKind.String:
                     string s = v.GetValue<string>();
                     if (s is "Infinity" or "inf") return double.PositiveInfinity;
