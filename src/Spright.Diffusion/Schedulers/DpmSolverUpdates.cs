@@ -127,7 +127,7 @@ internal static class DpmSolverUpdates
     /// Resolves the model output a step works on: the output itself, or its first three channels when the model
     /// predicts a learned variance with ε-prediction (diffusers slices <c>model_output[:, :3]</c>).
     /// </summary>
-    public static ReadOnlySpan<float> EffectiveModelOutput(System.Numerics.Tensors.Tensor<float> modelOutput, System.Numerics.Tensors.Tensor<float> sample,
+    public static ReadOnlySpan<float> EffectiveModelOutput(Tensor<float> modelOutput, Tensor<float> sample,
         bool sliceMean, ref float[]? scratch, string className)
     {
         ArgumentNullException.ThrowIfNull(modelOutput);

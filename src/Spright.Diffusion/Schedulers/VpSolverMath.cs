@@ -231,8 +231,7 @@ internal static class VpSolverMath
         return first >= 0 ? first : schedule.Length - 1;
     }
 
-    /// <summary>Rounds a float64 schedule to int64 timesteps like <c>torch.from_numpy(t).to(torch.int64)</c>
-    /// (truncation), stored as floats.</summary>
+    /// <summary>The int64 timesteps as the float values <see cref="IScheduler.Timesteps"/> exposes (exact below 2²⁴).</summary>
     public static float[] TimestepsToFloat(ReadOnlySpan<long> timesteps)
     {
         var result = new float[timesteps.Length];
