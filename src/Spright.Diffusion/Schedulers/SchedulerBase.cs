@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Logging;
 using Spright.Diffusion.Random;
@@ -78,6 +79,12 @@ public abstract class SchedulerBase : IScheduler
         _config = Options.Complete(Logger);
         _reader = null;
     }
+
+    /// <summary>Changes one resolved option after construction, like diffusers' <c>register_to_config(key=value)</c>
+    /// inside a scheduler (the key keeps its position in the configuration).</summary>
+    /// <param name="key">The option name.</param>
+    /// <param name="value">The new value.</param>
+    private protected void UpdateConfig(string key, JsonNode? value) => _config = Config.With(key, value);
 
     /// <inheritdoc />
     public abstract void SetTimesteps(int numInferenceSteps);

@@ -30,8 +30,30 @@ internal sealed class SchedulerConfigReader
     public SchedulerConfigReader(string className, SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys = null)
     {
         _className = className;
-        _config = config ?? throw new ArgumentNullException(nameof(config));
         _explicitKeys = explicitKeys ?? [];
+        _config = WithoutUsedDefaults(config ?? throw new ArgumentNullException(nameof(config)), _explicitKeys);
+    }
+
+    /// <summary>diffusers drops the keys listed in <c>_use_default_values</c> (values that were defaults of the class
+    /// that wrote the configuration) so that the class being built applies its own defaults; explicit overrides stay.</summary>
+    private static SchedulerConfig WithoutUsedDefaults(SchedulerConfig config, IReadOnlyCollection<string> explicitKeys)
+    {
+        if (!config.TryGetValue("_use_default_values", out JsonNode? node))
+        {
+            return config;
+        }
+        SchedulerConfig result = config.Without("_use_default_values");
+        if (node is JsonArray keys)
+        {
+            foreach (JsonNode? item in keys)
+            {
+                if (item is JsonValue v && v.TryGetValue(out string? key) && !explicitKeys.Contains(key))
+                {
+                    result = result.Without(key);
+                }
+            }
+        }
+        return result;
     }
 
     /// <summary>The keys read so far (the class's init keys once construction has finished).</summary>
@@ -280,7 +302,11 @@ internal sealed class SchedulerConfigReader
             switch (v.GetValueKind())
             {
                 case JsonValueKind.Number:
-                    if (Hub.JsonNumbers.TryGetDouble(v, out double d)) { return d; } break;
+                    if (Hub.JsonNumbers.TryGetDouble(v, out double d))
+                    {
+                        return d;
+                    }
+                    break;
                 case JsonValueKind.String:
                     string s = v.GetValue<string>();
                     if (s is "Infinity" or "inf") return double.PositiveInfinity;

@@ -15,6 +15,11 @@ public static class SchedulerRegistry
     private static readonly Dictionary<string, Factory> Factories = new(StringComparer.Ordinal)
     {
         ["DDIMScheduler"] = DDIMScheduler.Create,
+        ["DPMSolverMultistepScheduler"] = DPMSolverMultistepScheduler.Create,
+        ["DPMSolverSinglestepScheduler"] = DPMSolverSinglestepScheduler.Create,
+        ["DEISMultistepScheduler"] = DEISMultistepScheduler.Create,
+        ["UniPCMultistepScheduler"] = UniPCMultistepScheduler.Create,
+        ["LCMScheduler"] = LCMScheduler.Create,
     };
 
     private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);
@@ -30,10 +35,11 @@ public static class SchedulerRegistry
     /// <summary>Builds a scheduler by diffusers class name, like <c>getattr(diffusers, name).from_config(config, **overrides)</c>.</summary>
     /// <param name="className">A diffusers class name such as <c>EulerDiscreteScheduler</c>.</param>
     /// <param name="config">The configuration to start from (any scheduler's).</param>
-    /// <param name="overrides">Options to set; each must be an option of <paramref name="className"/>.</param>
+    /// <param name="overrides">Options to set. As in diffusers' <c>extract_init_dict</c>, an override that is not an option
+    /// of <paramref name="className"/> is ignored (with a warning) and does not change the stored configuration.</param>
     /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    /// <exception cref="ArgumentException">Unknown class name, unknown override, or an invalid option value.</exception>
+    /// <exception cref="ArgumentException">Unknown class name or an invalid option value.</exception>
     public static IScheduler Create(string className, SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(className);
@@ -43,6 +49,17 @@ public static class SchedulerRegistry
             throw new ArgumentException($"Unknown scheduler '{className}'. Supported: {string.Join(", ", Names)}.", nameof(className));
         }
         List<KeyValuePair<string, object?>> list = overrides?.ToList() ?? [];
+        if (list.Count > 0)
+        {
+            IReadOnlyCollection<string> known = InitKeysOf(className);
+            string[] unused = list.Where(kv => !known.Contains(kv.Key)).Select(kv => kv.Key).ToArray();
+            if (unused.Length > 0)
+            {
+                (logger ?? Logging.DiffusionLogging.CreateLogger("Spright.Diffusion.Schedulers." + className)).LogWarning(
+                    "The overrides {Keys} are not options of {ClassName} and are ignored.", string.Join(", ", unused), className);
+                list = list.Where(kv => known.Contains(kv.Key)).ToList();
+            }
+        }
         SchedulerConfig effective = list.Count > 0 ? config.With(list) : config;
         return factory(effective, list.Select(kv => kv.Key).ToArray(), logger);
     }

@@ -1,0 +1,201 @@
+using System.Numerics.Tensors;
+using Spright.Diffusion.Tensors;
+
+namespace Spright.Diffusion.Schedulers;
+
+/// <summary>
+/// The pieces DPM-Solver multistep and singlestep share (diffusers v0.31 <c>scheduling_dpmsolver_multistep.py</c>,
+/// <c>scheduling_dpmsolver_singlestep.py</c>): the model-output conversion and the first-order (DDIM-equivalent)
+/// update, with the scalar coefficients computed as torch 0-dim float32 tensors.
+/// </summary>
+internal static class DpmSolverUpdates
+{
+    /// <summary>Whether the algorithm integrates the data prediction (DPM-Solver++) rather than the noise.</summary>
+    public static bool IsDataPrediction(string algorithmType) => algorithmType is "dpmsolver++" or "sde-dpmsolver++";
+
+    /// <summary>Whether the model output carries a learned variance whose first three channels are the mean.</summary>
+    public static bool HasLearnedVariance(string? varianceType) => varianceType is "learned" or "learned_range";
+
+    /// <summary>
+    /// <c>convert_model_output</c>: x₀ for DPM-Solver++ (thresholded when enabled), ε for DPM-Solver, written to
+    /// <paramref name="destination"/>.
+    /// </summary>
+    public static void ConvertModelOutput(string algorithmType, string predictionType, float sigma, ReadOnlySpan<float> modelOutput,
+        ReadOnlySpan<float> sample, Span<float> destination, in ThresholdSettings threshold)
+    {
+        (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
+        if (IsDataPrediction(algorithmType))
+        {
+            switch (predictionType)
+            {
+                case "epsilon":
+                    ElementwiseOps.SubtractScaledThenDivide(sample, sigmaT, modelOutput, alphaT, destination);
+                    break;
+                case "sample":
+                    modelOutput.CopyTo(destination);
+                    break;
+                default: // v_prediction
+                    ElementwiseOps.LinearCombination(alphaT, sample, -sigmaT, modelOutput, destination);
+                    break;
+            }
+            if (threshold.Enabled)
+            {
+                threshold.Apply(destination);
+            }
+            return;
+        }
+
+        switch (predictionType)
+        {
+            case "epsilon":
+                modelOutput.CopyTo(destination);
+                break;
+            case "sample":
+                ElementwiseOps.SubtractScaledThenDivide(sample, alphaT, modelOutput, sigmaT, destination);
+                break;
+            default: // v_prediction
+                ElementwiseOps.LinearCombination(alphaT, modelOutput, sigmaT, sample, destination);
+                break;
+        }
+        if (threshold.Enabled)
+        {
+            Span<float> x0 = threshold.Workspace;
+            ElementwiseOps.SubtractScaledThenDivide(sample, sigmaT, destination, alphaT, x0);
+            threshold.Apply(x0);
+            ElementwiseOps.SubtractScaledThenDivide(sample, alphaT, x0, sigmaT, destination);
+        }
+    }
+
+    /// <summary><c>dpm_solver_first_order_update</c> from σ_s to σ_t; <paramref name="noise"/> is used by the SDE variants.</summary>
+    public static void FirstOrder(string algorithmType, float sigmaTo, float sigmaFrom, ReadOnlySpan<float> modelOutput,
+        ReadOnlySpan<float> sample, ReadOnlySpan<float> noise, Span<float> destination)
+    {
+        (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigmaTo);
+        (float alphaS, float sigmaS) = VpSolverMath.AlphaSigma(sigmaFrom);
+        float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
+        float lambdaS = VpSolverMath.Lambda(alphaS, sigmaS);
+        float h = lambdaT - lambdaS;
+        switch (algorithmType)
+        {
+            case "dpmsolver++":
+                {
+                    float a = sigmaT / sigmaS;
+                    float b = alphaT * (SleefFloat.Exp(-h) - 1f);
+                    ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
+                    break;
+                }
+            case "dpmsolver":
+                {
+                    float a = alphaT / alphaS;
+                    float b = sigmaT * (SleefFloat.Exp(h) - 1f);
+                    ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
+                    break;
+                }
+            case "sde-dpmsolver++":
+                {
+                    float e2 = SleefFloat.Exp(-2f * h);
+                    float a = sigmaT / sigmaS * SleefFloat.Exp(-h);
+                    float b = alphaT * (1f - e2);
+                    float c = sigmaT * MathF.Sqrt(1f - e2);
+                    SolverKernels.Combine(a, sample, b, modelOutput, c, noise, destination);
+                    break;
+                }
+            default: // sde-dpmsolver
+                {
+                    float a = alphaT / alphaS;
+                    float b = 2f * (sigmaT * (SleefFloat.Exp(h) - 1f));
+                    float c = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
+                    SolverKernels.Combine(a, sample, -b, modelOutput, c, noise, destination);
+                    break;
+                }
+        }
+    }
+
+    /// <summary>
+    /// Copies the mean channels <c>model_output[:, :3]</c> of a learned-variance model output into
+    /// <paramref name="destination"/> (shape [B, 3, …]).
+    /// </summary>
+    public static void MeanChannels(ReadOnlySpan<float> modelOutput, int batch, int channels, int spatial, Span<float> destination)
+    {
+        for (int b = 0; b < batch; b++)
+        {
+            modelOutput.Slice(b * channels * spatial, 3 * spatial).CopyTo(destination.Slice(b * 3 * spatial, 3 * spatial));
+        }
+    }
+
+    /// <summary>
+    /// Resolves the model output a step works on: the output itself, or its first three channels when the model
+    /// predicts a learned variance with ε-prediction (diffusers slices <c>model_output[:, :3]</c>).
+    /// </summary>
+    public static ReadOnlySpan<float> EffectiveModelOutput(Tensor<float> modelOutput, Tensor<float> sample,
+        bool sliceMean, ref float[]? scratch, string className)
+    {
+        ArgumentNullException.ThrowIfNull(modelOutput);
+        ArgumentNullException.ThrowIfNull(sample);
+        if (!sliceMean)
+        {
+            if (modelOutput.FlattenedLength != sample.FlattenedLength)
+            {
+                throw new ArgumentException($"model output has {modelOutput.FlattenedLength} elements but the sample has {sample.FlattenedLength}.", nameof(modelOutput));
+            }
+            return modelOutput.AsSpan();
+        }
+        int[] shape = modelOutput.Shape();
+        int[] sampleShape = sample.Shape();
+        if (shape.Length < 2 || sampleShape.Length != shape.Length || shape[1] < 3 || sampleShape[1] != 3 || sampleShape[0] != shape[0])
+        {
+            throw new ArgumentException($"{className} with a learned variance takes model_output[:, :3] as the mean: the model output needs at least 3 channels and the sample exactly 3 (got [{string.Join(", ", shape)}] and [{string.Join(", ", sampleShape)}]).", nameof(modelOutput));
+        }
+        int spatial = 1;
+        for (int i = 2; i < shape.Length; i++)
+        {
+            if (shape[i] != sampleShape[i])
+            {
+                throw new ArgumentException("The model output and the sample differ in their spatial dimensions.", nameof(modelOutput));
+            }
+            spatial *= shape[i];
+        }
+        int length = checked((int)sample.FlattenedLength);
+        if (scratch is null || scratch.Length != length)
+        {
+            scratch = new float[length];
+        }
+        MeanChannels(modelOutput.AsSpan(), shape[0], shape[1], spatial, scratch);
+        return scratch;
+    }
+}
+
+/// <summary>Dynamic-thresholding settings plus the scratch it needs, passed by reference into the conversions.</summary>
+internal readonly ref struct ThresholdSettings
+{
+    private readonly Span<float> _sortScratch;
+
+    /// <summary>Creates settings; <paramref name="enabled"/> false turns every call into a no-op.</summary>
+    public ThresholdSettings(bool enabled, int batchSize, float ratio, float sampleMaxValue, Span<float> sortScratch, Span<float> workspace)
+    {
+        Enabled = enabled;
+        BatchSize = batchSize;
+        Ratio = ratio;
+        SampleMaxValue = sampleMaxValue;
+        _sortScratch = sortScratch;
+        Workspace = workspace;
+    }
+
+    /// <summary>Whether thresholding is on.</summary>
+    public bool Enabled { get; }
+
+    /// <summary>The batch size (first dimension).</summary>
+    public int BatchSize { get; }
+
+    /// <summary><c>dynamic_thresholding_ratio</c>.</summary>
+    public float Ratio { get; }
+
+    /// <summary><c>sample_max_value</c>.</summary>
+    public float SampleMaxValue { get; }
+
+    /// <summary>A sample-sized buffer for conversions that threshold an intermediate x₀.</summary>
+    public Span<float> Workspace { get; }
+
+    /// <summary>Thresholds <paramref name="x0"/> in place.</summary>
+    public void Apply(Span<float> x0) => VpSolverMath.Threshold(x0, BatchSize, Ratio, SampleMaxValue, _sortScratch);
+}
