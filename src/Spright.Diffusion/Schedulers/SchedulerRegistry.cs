@@ -15,6 +15,14 @@ public static class SchedulerRegistry
     private static readonly Dictionary<string, Factory> Factories = new(StringComparer.Ordinal)
     {
         ["DDIMScheduler"] = DDIMScheduler.Create,
+        ["DDPMScheduler"] = DDPMScheduler.Create,
+        ["EulerAncestralDiscreteScheduler"] = EulerAncestralDiscreteScheduler.Create,
+        ["EulerDiscreteScheduler"] = EulerDiscreteScheduler.Create,
+        ["HeunDiscreteScheduler"] = HeunDiscreteScheduler.Create,
+        ["KDPM2AncestralDiscreteScheduler"] = KDPM2AncestralDiscreteScheduler.Create,
+        ["KDPM2DiscreteScheduler"] = KDPM2DiscreteScheduler.Create,
+        ["LMSDiscreteScheduler"] = LMSDiscreteScheduler.Create,
+        ["PNDMScheduler"] = PNDMScheduler.Create,
     };
 
     private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);
