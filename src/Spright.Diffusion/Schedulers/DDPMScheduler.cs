@@ -141,15 +141,18 @@ public sealed class DDPMScheduler : SchedulerBase
 
     internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new DDPMScheduler(config, explicitKeys, logger);
 
-    // torch: sigmoid(linspace(-6, 6, n)) * (beta_end - beta_start) + beta_start, in float32.
+    // torch: sigmoid(linspace(-6, 6, n)) * (beta_end - beta_start) + beta_start, in float32. torch's sigmoid kernel
+    // runs 16 elements at a time with SLEEF's exp and the remainder with the C library's expf.
     private static float[] SigmoidBetas(int n, double betaStart, double betaEnd)
     {
         float[] x = BetaSchedules.LinspaceFloat32(-6, 6, n);
         float scale = (float)(betaEnd - betaStart);
         float start = (float)betaStart;
+        int vectorized = n - n % 16;
         for (int i = 0; i < n; i++)
         {
-            float sigmoid = 1f / (1f + MathF.Exp(-x[i]));
+            float e = i < vectorized ? ReferenceMath.TorchExp(-x[i]) : MathF.Exp(-x[i]);
+            float sigmoid = 1f / (1f + e);
             float scaled = sigmoid * scale;
             x[i] = scaled + start;
         }
@@ -344,8 +347,8 @@ public sealed class DDPMScheduler : SchedulerBase
                     break;
                 case "fixed_small_log":
                     {
-                        float logVariance = MathF.Log(variance);
-                        float std = MathF.Exp(0.5f * logVariance);
+                        float logVariance = ReferenceMath.TorchLog(variance);
+                        float std = ReferenceMath.TorchExp(0.5f * logVariance);
                         ElementwiseOps.AddScaled(x, std, noise, x);
                         break;
                     }
@@ -354,7 +357,7 @@ public sealed class DDPMScheduler : SchedulerBase
                     break;
                 case "fixed_large_log":
                     // diffusers takes the square root of log(β_t) < 0 here, which is NaN.
-                    ElementwiseOps.AddScaled(x, MathF.Sqrt(MathF.Log(currentBetaT)), noise, x);
+                    ElementwiseOps.AddScaled(x, MathF.Sqrt(ReferenceMath.TorchLog(currentBetaT)), noise, x);
                     break;
                 case "learned":
                     {
@@ -369,8 +372,8 @@ public sealed class DDPMScheduler : SchedulerBase
                 default: // learned_range
                     {
                         RequirePredictedVariance(hasPredictedVariance);
-                        float minLog = MathF.Log(variance);
-                        float maxLog = MathF.Log(currentBetaT);
+                        float minLog = ReferenceMath.TorchLog(variance);
+                        float maxLog = ReferenceMath.TorchLog(currentBetaT);
                         for (int i = 0; i < n; i++)
                         {
                             float sum = predictedVariance[i] + 1f;
@@ -379,7 +382,7 @@ public sealed class DDPMScheduler : SchedulerBase
                             float oneMinus = 1f - frac;
                             float lo = oneMinus * minLog;
                             float logVar = hi + lo;
-                            float std = MathF.Exp(0.5f * logVar);
+                            float std = ReferenceMath.TorchExp(0.5f * logVar);
                             float scaled = std * noise[i];
                             x[i] += scaled;
                         }

@@ -182,7 +182,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         {
             t[i] = ContinuousTimesteps
                 ? SigmaScheduleMath.ContinuousTimestep(s[i])
-                : (float)SigmaScheduleMath.SigmaToT(s[i], sigmaIsFloat32: true, LogTrainSigmas);
+                : (float)SigmaScheduleMath.SigmaToT(s[i], torchBlend: false, LogTrainSigmas);
         }
         Install(s, t);
     }
@@ -199,13 +199,13 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         else
         {
             // log_linear: torch.linspace(log σ[-1], log σ[0], n + 1).exp() over the training sigmas.
-            float logMax = MathF.Log(TrainSigmas[^1]);
-            float logMin = MathF.Log(TrainSigmas[0]);
+            float logMax = ReferenceMath.NumpyLog(TrainSigmas[^1]);
+            float logMin = ReferenceMath.NumpyLog(TrainSigmas[0]);
             float[] lin = BetaSchedules.LinspaceFloat32(logMax, logMin, NumInferenceSteps + 1);
             sigmas = new double[lin.Length];
             for (int i = 0; i < lin.Length; i++)
             {
-                sigmas[i] = MathF.Exp(lin[i]);
+                sigmas[i] = ReferenceMath.TorchExp(lin[i]);
             }
             f32 = true;
         }

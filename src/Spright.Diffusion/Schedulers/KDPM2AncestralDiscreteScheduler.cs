@@ -163,7 +163,7 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
         timesteps[0] = t[0];
         for (int i = 1; i < t.Length; i++)
         {
-            timesteps[2 * i - 1] = (float)SigmaScheduleMath.SigmaToT(interpol[i - 1], sigmaIsFloat32: true, LogTrainSigmas);
+            timesteps[2 * i - 1] = (float)SigmaScheduleMath.SigmaToT(interpol[i - 1], torchBlend: true, LogTrainSigmas);
             timesteps[2 * i] = t[i];
         }
         TimestepValues = timesteps;

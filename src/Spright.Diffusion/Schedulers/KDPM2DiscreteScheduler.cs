@@ -137,7 +137,7 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
         timesteps[0] = t[0];
         for (int i = 1; i < t.Length; i++)
         {
-            timesteps[2 * i - 1] = (float)SigmaScheduleMath.SigmaToT(interpol[i], sigmaIsFloat32: true, LogTrainSigmas);
+            timesteps[2 * i - 1] = (float)SigmaScheduleMath.SigmaToT(interpol[i], torchBlend: true, LogTrainSigmas);
             timesteps[2 * i] = t[i];
         }
         TimestepValues = timesteps;
@@ -223,10 +223,10 @@ internal static class KDPM2Math
     /// <c>end − (end − self)·(1 − w)</c>).</summary>
     public static float LogMidpoint(float a, float b)
     {
-        float logA = MathF.Log(a);
-        float logB = MathF.Log(b);
+        float logA = ReferenceMath.TorchLog(a);
+        float logB = ReferenceMath.TorchLog(b);
         float diff = logB - logA;
         float half = diff * 0.5f;
-        return MathF.Exp(logB - half);
+        return ReferenceMath.TorchExp(logB - half);
     }
 }

@@ -26,13 +26,13 @@ internal static class SigmaScheduleMath
         return sigmas;
     }
 
-    /// <summary>numpy <c>np.log</c> of a float32 array (float32 result).</summary>
+    /// <summary>numpy <c>np.log</c> of a float32 array (float32 result, numpy's SIMD algorithm).</summary>
     public static float[] LogF(ReadOnlySpan<float> values)
     {
         var result = new float[values.Length];
         for (int i = 0; i < result.Length; i++)
         {
-            result[i] = MathF.Log(values[i]);
+            result[i] = ReferenceMath.NumpyLog(values[i]);
         }
         return result;
     }
@@ -129,7 +129,7 @@ internal static class SigmaScheduleMath
         float[] lin = BetaSchedules.LinspaceFloat32(Math.Log(sigmaMax), Math.Log(sigmaMin), n);
         for (int i = 0; i < lin.Length; i++)
         {
-            lin[i] = MathF.Exp(lin[i]);
+            lin[i] = ReferenceMath.TorchExp(lin[i]);
         }
         return lin;
     }
@@ -150,17 +150,18 @@ internal static class SigmaScheduleMath
 
     /// <summary>
     /// diffusers' <c>_sigma_to_t</c>: the (fractional) training timestep of <paramref name="sigma"/> by linear
-    /// interpolation in log σ. numpy evaluates it in float32 (the float32 <paramref name="logSigmas"/> array sets the
-    /// dtype; a float64 σ is rounded to float32 after its log), and only the final blend in float64.
+    /// interpolation in log σ. <c>np.maximum(σ, 1e-10)</c> has only scalar operands, so numpy 1.24 promotes it to
+    /// float64 and takes a float64 log; the distances and the weight w are then float32 (the float32
+    /// <paramref name="logSigmas"/> set the dtype, the log is rounded to float32). The final blend
+    /// <c>(1 − w)·low_idx + w·high_idx</c> is float64 when numpy evaluates it (σ a numpy scalar), but float32 when σ
+    /// is a torch tensor, because numpy then hands the arithmetic to torch, which promotes float32 × int64 to float32.
     /// </summary>
     /// <param name="sigma">The noise level.</param>
-    /// <param name="sigmaIsFloat32">Whether diffusers holds σ as float32 (then the log is a float32 log).</param>
+    /// <param name="torchBlend">Whether σ is a torch tensor (float32 blend).</param>
     /// <param name="logSigmas">log of the training sigmas (float32, ascending).</param>
-    public static double SigmaToT(double sigma, bool sigmaIsFloat32, ReadOnlySpan<float> logSigmas)
+    public static double SigmaToT(double sigma, bool torchBlend, ReadOnlySpan<float> logSigmas)
     {
-        float logSigma = sigmaIsFloat32
-            ? MathF.Log(MaxPropagateNaN((float)sigma, 1e-10f))
-            : (float)Math.Log(MaxPropagateNaN(sigma, 1e-10));
+        float logSigma = (float)Math.Log(double.IsNaN(sigma) ? sigma : Math.Max(sigma, 1e-10));
         int n = logSigmas.Length;
         int lastNonNegative = 0;
         for (int j = 0; j < n; j++)
@@ -187,11 +188,17 @@ internal static class SigmaScheduleMath
             w = 1;
         }
         float oneMinusW = 1f - w;
+        if (torchBlend)
+        {
+            float a = oneMinusW * low;
+            float b = w * high;
+            return a + b;
+        }
         return (double)oneMinusW * low + (double)w * high;
     }
 
     /// <summary>torch <c>0.25 · σ.log()</c> on float32 (the continuous timesteps of v-prediction Euler).</summary>
-    public static float ContinuousTimestep(float sigma) => 0.25f * MathF.Log(sigma);
+    public static float ContinuousTimestep(float sigma) => 0.25f * ReferenceMath.TorchLog(sigma);
 
     /// <summary>Interleaves like diffusers' second-order schedulers: <c>cat([x[:1], x[1:].repeat_interleave(2)])</c>,
     /// optionally followed by the last element once more (<c>, x[-1:]</c>).</summary>
@@ -231,7 +238,4 @@ internal static class SigmaScheduleMath
         return max;
     }
 
-    private static float MaxPropagateNaN(float a, float b) => float.IsNaN(a) ? a : Math.Max(a, b);
-
-    private static double MaxPropagateNaN(double a, double b) => double.IsNaN(a) ? a : Math.Max(a, b);
 }

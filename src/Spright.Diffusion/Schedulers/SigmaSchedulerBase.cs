@@ -230,7 +230,8 @@ public abstract class SigmaSchedulerBase : SchedulerBase
         var t = new double[result.Length];
         for (int i = 0; i < t.Length; i++)
         {
-            t[i] = SigmaScheduleMath.SigmaToT(result[i], f32, LogTrainSigmas);
+            // Karras sigmas are a numpy float64 array; exponential / beta ones a torch float32 tensor.
+            t[i] = SigmaScheduleMath.SigmaToT(result[i], torchBlend: f32, LogTrainSigmas);
             if (roundKarrasTimesteps && spacing == SigmaSpacing.Karras)
             {
                 t[i] = NumpyOps.Round(t[i]);
