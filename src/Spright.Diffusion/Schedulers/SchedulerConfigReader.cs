@@ -30,8 +30,32 @@ internal sealed class SchedulerConfigReader
     public SchedulerConfigReader(string className, SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys = null)
     {
         _className = className;
-        _config = config ?? throw new ArgumentNullException(nameof(config));
+        ArgumentNullException.ThrowIfNull(config);
         _explicitKeys = explicitKeys ?? [];
+        _config = WithoutDefaultedKeys(config, _explicitKeys);
+    }
+
+    /// <summary>diffusers' <c>extract_init_dict</c> starts by dropping the keys listed in <c>_use_default_values</c>
+    /// (defaults of the class that wrote the configuration, so the class being built uses its own defaults) and the
+    /// list itself; keys overridden explicitly are kept.</summary>
+    private static SchedulerConfig WithoutDefaultedKeys(SchedulerConfig config, IReadOnlyCollection<string> explicitKeys)
+    {
+        if (!config.TryGetValue("_use_default_values", out JsonNode? node))
+        {
+            return config;
+        }
+        SchedulerConfig result = config.Without("_use_default_values");
+        if (node is JsonArray list)
+        {
+            foreach (JsonNode? item in list)
+            {
+                if (item is JsonValue v && v.GetValueKind() == JsonValueKind.String && !explicitKeys.Contains(v.GetValue<string>()))
+                {
+                    result = result.Without(v.GetValue<string>());
+                }
+            }
+        }
+        return result;
     }
 
     /// <summary>The keys read so far (the class's init keys once construction has finished).</summary>
@@ -280,7 +304,8 @@ internal sealed class SchedulerConfigReader
             switch (v.GetValueKind())
             {
                 case JsonValueKind.Number:
-                    return v.TryGetValue(out double d) ? d : (double)v.GetValue<decimal>();
+                    // Values built from .NET ints/longs/decimals do not convert to double directly; their JSON text does.
+                    return v.TryGetValue(out double d) ? d : double.Parse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
                 case JsonValueKind.String:
                     string s = v.GetValue<string>();
                     if (s is "Infinity" or "inf") return double.PositiveInfinity;
