@@ -289,6 +289,18 @@ public sealed class DDPMScheduler : SchedulerBase
             CheckStepArguments(modelOutput, sample);
             mo = modelOutput.AsSpan();
         }
+        // Validate before the sample is touched: noise is drawn at every t > 0.
+        if (t > 0)
+        {
+            if (generator is null)
+            {
+                throw new ArgumentNullException(nameof(generator), "DDPM draws noise at every timestep > 0: pass the generator.");
+            }
+            if (LearnedVariance)
+            {
+                RequirePredictedVariance(hasPredictedVariance);
+            }
+        }
 
         int prevT = PreviousTimestep(t);
         float alphaProdT = _alphasCumprod[t];
@@ -333,12 +345,8 @@ public sealed class DDPMScheduler : SchedulerBase
 
         if (t > 0)
         {
-            if (generator is null)
-            {
-                throw new ArgumentNullException(nameof(generator), "DDPM draws noise at every timestep > 0: pass the generator.");
-            }
             Span<float> noise = Rent(ref _noise, n);
-            generator.Randn(noise);
+            generator!.Randn(noise);
             float variance = ClampedVariance(alphaProdT, alphaProdTPrev, currentBetaT);
             switch (VarianceType)
             {
@@ -361,7 +369,6 @@ public sealed class DDPMScheduler : SchedulerBase
                     break;
                 case "learned":
                     {
-                        RequirePredictedVariance(hasPredictedVariance);
                         for (int i = 0; i < n; i++)
                         {
                             float scaled = MathF.Sqrt(predictedVariance[i]) * noise[i];
@@ -371,7 +378,6 @@ public sealed class DDPMScheduler : SchedulerBase
                     }
                 default: // learned_range
                     {
-                        RequirePredictedVariance(hasPredictedVariance);
                         float minLog = ReferenceMath.TorchLog(variance);
                         float maxLog = ReferenceMath.TorchLog(currentBetaT);
                         for (int i = 0; i < n; i++)

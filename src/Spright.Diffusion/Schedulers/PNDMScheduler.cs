@@ -228,9 +228,9 @@ public sealed class PNDMScheduler : SchedulerBase
             throw new InvalidOperationException("PNDMScheduler: call SetTimesteps before Step.");
         }
         int t = (int)timestep;
-        if (t != timestep)
+        if (t != timestep || t < 0 || t >= NumTrainTimesteps)
         {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, "PNDM timesteps are integers.");
+            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"PNDM timesteps are integers in [0, {NumTrainTimesteps - 1}].");
         }
         if (_ets.Count > 0 && _ets[0].Length != sample.FlattenedLength)
         {

@@ -120,7 +120,9 @@ public sealed class DDPMSchedulerTests
         // ᾱ_prev = 1: coefficients (√1·β)/β = 1 and √α·0/β = 0.
         AssertClose.Exact(output.PredOriginalSample!.AsSpan(), sample.AsSpan(), "prev == x0");
         Assert.True(SameState(before, generator));
-        Assert.Throws<ArgumentNullException>(() => s.Step(Vec(Output), 100, Vec(Sample), null));
+        Tensor<float> untouched = Vec(Sample);
+        Assert.Throws<ArgumentNullException>(() => s.Step(Vec(Output), 100, untouched, null));
+        Assert.Equal(Sample, untouched.AsSpan().ToArray()); // rejected before the sample is updated
         s.Step(Vec(Output), 0, Vec(Sample), null); // t = 0 needs no generator
     }
 
@@ -192,7 +194,9 @@ public sealed class DDPMSchedulerTests
             // Without the extra channels there is no predicted variance to use.
             var plain = Make<DDPMScheduler>(("variance_type", type));
             plain.SetTimesteps(10);
-            Assert.ThrowsAny<ArgumentException>(() => plain.Step(Vec(Output), 300, Vec(Sample), new TorchGenerator(1)));
+            Tensor<float> kept = Vec(Sample);
+            Assert.ThrowsAny<ArgumentException>(() => plain.Step(Vec(Output), 300, kept, new TorchGenerator(1)));
+            Assert.Equal(Sample, kept.AsSpan().ToArray());
         }
     }
 
