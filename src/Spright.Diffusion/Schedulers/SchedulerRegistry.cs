@@ -20,6 +20,14 @@ public static class SchedulerRegistry
         ["DEISMultistepScheduler"] = DEISMultistepScheduler.Create,
         ["UniPCMultistepScheduler"] = UniPCMultistepScheduler.Create,
         ["LCMScheduler"] = LCMScheduler.Create,
+        ["DDPMScheduler"] = DDPMScheduler.Create,
+        ["EulerAncestralDiscreteScheduler"] = EulerAncestralDiscreteScheduler.Create,
+        ["EulerDiscreteScheduler"] = EulerDiscreteScheduler.Create,
+        ["HeunDiscreteScheduler"] = HeunDiscreteScheduler.Create,
+        ["KDPM2AncestralDiscreteScheduler"] = KDPM2AncestralDiscreteScheduler.Create,
+        ["KDPM2DiscreteScheduler"] = KDPM2DiscreteScheduler.Create,
+        ["LMSDiscreteScheduler"] = LMSDiscreteScheduler.Create,
+        ["PNDMScheduler"] = PNDMScheduler.Create,
     };
 
     private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);

@@ -1,0 +1,417 @@
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Random;
+using Spright.Diffusion.Tensors;
+
+namespace Spright.Diffusion.Schedulers;
+
+/// <summary>
+/// Pseudo numerical methods for diffusion models (PNDM, Liu et al. 2022) following
+/// <c>diffusers/schedulers/scheduling_pndm.py</c> (v0.31): with <c>skip_prk_steps</c> (Stable Diffusion's setting) the
+/// PLMS linear multistep method from the first step; otherwise twelve Runge–Kutta (PRK) warm-up evaluations, then
+/// PLMS. Epsilon and v-prediction; all arithmetic is float32 as in torch, and the multistep history is copied into
+/// scheduler-owned buffers (the caller may reuse its tensors).
+/// </summary>
+public sealed class PNDMScheduler : SchedulerBase
+{
+    private const int PndmOrder = 4;
+
+    private readonly float[] _alphasCumprod;
+    private readonly float _finalAlphaCumprod;
+    private readonly List<float[]> _ets = [];
+    private readonly Stack<float[]> _spare = new();
+    private float[] _prkTimesteps = [];
+    private int _counter;
+    private float[]? _curModelOutput;
+    private bool _curModelOutputIsZero = true;
+    private float[]? _curSample;
+    private bool _hasCurSample;
+    private float[]? _combined;
+
+    private PNDMScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
+        : base("PNDMScheduler", config, explicitKeys, logger)
+    {
+        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 1, max: 100_000);
+        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
+        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
+        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
+        TrainedBetas = Options.NullableDoubleArray("trained_betas");
+        SkipPrkSteps = Options.Bool("skip_prk_steps", false);
+        SetAlphaToOne = Options.Bool("set_alpha_to_one", false);
+        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "v_prediction");
+        TimestepSpacing = Options.String("timestep_spacing", "leading", "linspace", "leading", "trailing");
+        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
+        CompleteConfig();
+
+        if (TrainedBetas is not null && TrainedBetas.Length != NumTrainTimesteps)
+        {
+            throw new ArgumentException($"PNDMScheduler option 'trained_betas' has {TrainedBetas.Length} values but num_train_timesteps is {NumTrainTimesteps}.", "trained_betas");
+        }
+        float[] betas = BetaSchedules.Betas(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas);
+        _alphasCumprod = BetaSchedules.CumulativeProduct(BetaSchedules.Alphas(betas));
+        _finalAlphaCumprod = SetAlphaToOne ? 1f : _alphasCumprod[0];
+        InitNoiseSigma = 1f;
+    }
+
+    /// <summary>Creates a PNDM scheduler with diffusers' default options.</summary>
+    public PNDMScheduler()
+        : this(SchedulerConfig.Empty, null, null)
+    {
+    }
+
+    /// <summary>Number of diffusion steps used to train the model.</summary>
+    public int NumTrainTimesteps { get; }
+
+    /// <summary>The first beta of the schedule.</summary>
+    public double BetaStart { get; }
+
+    /// <summary>The last beta of the schedule.</summary>
+    public double BetaEnd { get; }
+
+    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
+    public string BetaSchedule { get; }
+
+    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
+    public double[]? TrainedBetas { get; }
+
+    /// <summary>Whether the Runge–Kutta warm-up is skipped (PLMS from the first step; Stable Diffusion uses true).</summary>
+    public bool SkipPrkSteps { get; }
+
+    /// <summary>Whether the final step uses ᾱ = 1 (else ᾱ₀).</summary>
+    public bool SetAlphaToOne { get; }
+
+    /// <summary><c>epsilon</c> or <c>v_prediction</c>.</summary>
+    public string PredictionType { get; }
+
+    /// <summary><c>leading</c>, <c>trailing</c> or <c>linspace</c>.</summary>
+    public string TimestepSpacing { get; }
+
+    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
+    public int StepsOffset { get; }
+
+    /// <summary>ᾱ for every training timestep (float32, as diffusers' <c>alphas_cumprod</c>).</summary>
+    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
+
+    /// <summary>The Runge–Kutta timesteps that start the schedule (empty with <see cref="SkipPrkSteps"/>).</summary>
+    public ReadOnlySpan<float> PrkTimesteps => _prkTimesteps;
+
+    /// <inheritdoc />
+    public override bool HasIntegerTimesteps => true;
+
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>PNDMScheduler.from_config</c>.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="logger">Where warnings about ignored keys go.</param>
+    /// <returns>The scheduler.</returns>
+    public static PNDMScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
+
+    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; unknown names are an error.</param>
+    /// <param name="logger">Where warnings about ignored keys go.</param>
+    /// <returns>The scheduler.</returns>
+    public static PNDMScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
+        (PNDMScheduler)SchedulerRegistry.Create("PNDMScheduler", config, overrides, logger);
+
+    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new PNDMScheduler(config, explicitKeys, logger);
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentOutOfRangeException">Fewer than 4 steps without <see cref="SkipPrkSteps"/> (the
+    /// Runge–Kutta warm-up needs four timesteps).</exception>
+    public override void SetTimesteps(int numInferenceSteps)
+    {
+        CheckStepCount(numInferenceSteps, NumTrainTimesteps);
+        if (!SkipPrkSteps && numInferenceSteps < PndmOrder)
+        {
+            throw new ArgumentOutOfRangeException(nameof(numInferenceSteps), numInferenceSteps,
+                $"PNDMScheduler without skip_prk_steps needs at least {PndmOrder} inference steps.");
+        }
+        NumInferenceSteps = numInferenceSteps;
+
+        // The ascending base schedule (diffusers' self._timesteps).
+        long[] ascending;
+        switch (TimestepSpacing)
+        {
+            case "linspace":
+                {
+                    double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1, numInferenceSteps);
+                    ascending = Array.ConvertAll(lin, v => (long)NumpyOps.Round(v));
+                    break;
+                }
+            case "leading":
+                {
+                    long stepRatio = NumTrainTimesteps / numInferenceSteps;
+                    ascending = new long[numInferenceSteps];
+                    for (int i = 0; i < numInferenceSteps; i++)
+                    {
+                        ascending[i] = i * stepRatio + StepsOffset;
+                    }
+                    break;
+                }
+            default: // trailing
+                {
+                    double stepRatio = NumTrainTimesteps / (double)numInferenceSteps;
+                    double[] ar = NumpyOps.Arange(NumTrainTimesteps, 0, -stepRatio);
+                    ascending = new long[ar.Length];
+                    for (int i = 0; i < ar.Length; i++)
+                    {
+                        ascending[i] = (long)NumpyOps.Round(ar[ar.Length - 1 - i]) - 1;
+                    }
+                    break;
+                }
+        }
+
+        int m = ascending.Length;
+        var all = new List<float>(m + 12);
+        if (SkipPrkSteps)
+        {
+            _prkTimesteps = [];
+            // concat(t[:-1], t[-2:-1], t[-1:])[::-1]: the second largest timestep is repeated.
+            var plms = new List<long>(m + 1);
+            plms.AddRange(ascending[..^1]);
+            if (m >= 2)
+            {
+                plms.Add(ascending[m - 2]);
+            }
+            plms.Add(ascending[m - 1]);
+            plms.Reverse();
+            all.AddRange(plms.Select(v => (float)v));
+        }
+        else
+        {
+            long half = NumTrainTimesteps / numInferenceSteps / 2;
+            var pairs = new long[2 * PndmOrder];
+            for (int i = 0; i < PndmOrder; i++)
+            {
+                long v = ascending[m - PndmOrder + i];
+                pairs[2 * i] = v;
+                pairs[2 * i + 1] = v + half;
+            }
+            // prk[:-1].repeat(2)[1:-1][::-1]
+            var repeated = new List<long>(14);
+            for (int i = 0; i < pairs.Length - 1; i++)
+            {
+                repeated.Add(pairs[i]);
+                repeated.Add(pairs[i]);
+            }
+            List<long> prk = repeated.GetRange(1, repeated.Count - 2);
+            prk.Reverse();
+            _prkTimesteps = prk.Select(v => (float)v).ToArray();
+            all.AddRange(_prkTimesteps);
+            for (int i = m - PndmOrder; i >= 0; i--)
+            {
+                all.Add(ascending[i]);
+            }
+        }
+        TimestepValues = [.. all];
+        ResetState();
+    }
+
+    private void ResetState()
+    {
+        foreach (float[] e in _ets)
+        {
+            _spare.Push(e);
+        }
+        _ets.Clear();
+        _counter = 0;
+        _curModelOutputIsZero = true;
+        _hasCurSample = false;
+        StepIndex = null;
+    }
+
+    /// <inheritdoc />
+    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    {
+        CheckStepArguments(modelOutput, sample);
+        if (NumInferenceSteps == 0)
+        {
+            throw new InvalidOperationException("PNDMScheduler: call SetTimesteps before Step.");
+        }
+        int t = (int)timestep;
+        if (t != timestep || t < 0 || t >= NumTrainTimesteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"PNDM timesteps are integers in [0, {NumTrainTimesteps - 1}].");
+        }
+        if (_ets.Count > 0 && _ets[0].Length != sample.FlattenedLength)
+        {
+            throw new InvalidOperationException($"{ClassName}: the sample size changed during a run; call SetTimesteps again.");
+        }
+        if (_counter < _prkTimesteps.Length && !SkipPrkSteps)
+        {
+            StepPrk(modelOutput.AsSpan(), t, sample.AsSpan());
+        }
+        else
+        {
+            StepPlms(modelOutput.AsSpan(), t, sample.AsSpan());
+        }
+        StepIndex = _counter;
+        return new SchedulerOutput(sample, null);
+    }
+
+    // diffusers' step_prk: four evaluations per timestep, combined with weights 1/6, 1/3, 1/3, 1/6.
+    private void StepPrk(ReadOnlySpan<float> modelOutput, int timestep, Span<float> sample)
+    {
+        int n = sample.Length;
+        int diffToPrev = _counter % 2 != 0 ? 0 : NumTrainTimesteps / NumInferenceSteps / 2;
+        int prevTimestep = timestep - diffToPrev;
+        int groupTimestep = (int)_prkTimesteps[_counter / 4 * 4];
+        Span<float> cur = Rent(ref _curModelOutput, n);
+        ReadOnlySpan<float> effective = modelOutput;
+        switch (_counter % 4)
+        {
+            case 0:
+                Accumulate(cur, (float)(1.0 / 6.0), modelOutput);
+                PushEt(modelOutput);
+                sample.CopyTo(Rent(ref _curSample, n));
+                _hasCurSample = true;
+                break;
+            case 1:
+            case 2:
+                Accumulate(cur, (float)(1.0 / 3.0), modelOutput);
+                break;
+            default:
+                {
+                    Span<float> combined = Rent(ref _combined, n);
+                    if (_curModelOutputIsZero)
+                    {
+                        TensorPrimitives.Multiply(modelOutput, (float)(1.0 / 6.0), combined);
+                    }
+                    else
+                    {
+                        ElementwiseOps.AddScaled(cur, (float)(1.0 / 6.0), modelOutput, combined);
+                    }
+                    _curModelOutputIsZero = true;
+                    effective = combined;
+                    break;
+                }
+        }
+        ReadOnlySpan<float> from = _hasCurSample ? _curSample : sample;
+        PreviousSample(from, groupTimestep, prevTimestep, effective, sample);
+        _counter++;
+    }
+
+    // diffusers' step_plms: Adams–Bashforth combinations of the last model outputs (ets).
+    private void StepPlms(ReadOnlySpan<float> modelOutput, int timestep, Span<float> sample)
+    {
+        if (!SkipPrkSteps && _ets.Count < 3)
+        {
+            throw new InvalidOperationException($"{ClassName} can only run PLMS steps after at least 12 Runge–Kutta steps.");
+        }
+        int n = sample.Length;
+        int ratio = NumTrainTimesteps / NumInferenceSteps;
+        int prevTimestep = timestep - ratio;
+        if (_counter != 1)
+        {
+            while (_ets.Count > 3)
+            {
+                _spare.Push(_ets[0]);
+                _ets.RemoveAt(0);
+            }
+            PushEt(modelOutput);
+        }
+        else
+        {
+            prevTimestep = timestep;
+            timestep += ratio;
+        }
+
+        ReadOnlySpan<float> effective;
+        ReadOnlySpan<float> from = sample;
+        Span<float> combined = Rent(ref _combined, n);
+        int count = _ets.Count;
+        if (count == 1 && _counter == 0)
+        {
+            effective = modelOutput;
+            sample.CopyTo(Rent(ref _curSample, n));
+            _hasCurSample = true;
+        }
+        else if (count == 1 && _counter == 1)
+        {
+            if (!_hasCurSample)
+            {
+                throw new InvalidOperationException($"{ClassName}: the second PLMS step needs the first step's sample.");
+            }
+            SchedulerKernels.Average(modelOutput, _ets[^1], combined);
+            effective = combined;
+            from = _curSample;
+            _hasCurSample = false;
+        }
+        else if (count == 2)
+        {
+            SchedulerKernels.Plms2(_ets[^1], _ets[^2], combined);
+            effective = combined;
+        }
+        else if (count == 3)
+        {
+            SchedulerKernels.Plms3(_ets[^1], _ets[^2], _ets[^3], combined);
+            effective = combined;
+        }
+        else
+        {
+            SchedulerKernels.Plms4(_ets[^1], _ets[^2], _ets[^3], _ets[^4], combined);
+            effective = combined;
+        }
+        PreviousSample(from, timestep, prevTimestep, effective, sample);
+        _counter++;
+    }
+
+    private void Accumulate(Span<float> cur, float weight, ReadOnlySpan<float> modelOutput)
+    {
+        if (_curModelOutputIsZero)
+        {
+            // Python's 0 + tensor.
+            TensorPrimitives.Multiply(modelOutput, weight, cur);
+            TensorPrimitives.Add(cur, 0f, cur);
+            _curModelOutputIsZero = false;
+        }
+        else
+        {
+            ElementwiseOps.AddScaled(cur, weight, modelOutput, cur);
+        }
+    }
+
+    private void PushEt(ReadOnlySpan<float> modelOutput)
+    {
+        float[] buffer = _spare.Count > 0 && _spare.Peek().Length == modelOutput.Length ? _spare.Pop() : new float[modelOutput.Length];
+        modelOutput.CopyTo(buffer);
+        _ets.Add(buffer);
+    }
+
+    // Formula (9) of the PNDM paper (diffusers' _get_prev_sample), written to `destination` (may alias `sample`).
+    private void PreviousSample(ReadOnlySpan<float> sample, int timestep, int prevTimestep, ReadOnlySpan<float> modelOutput, Span<float> destination)
+    {
+        if (timestep < 0 || timestep >= NumTrainTimesteps || prevTimestep >= NumTrainTimesteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"PNDM timesteps must be in [0, {NumTrainTimesteps - 1}].");
+        }
+        float alphaProdT = _alphasCumprod[timestep];
+        float alphaProdTPrev = prevTimestep >= 0 ? _alphasCumprod[prevTimestep] : _finalAlphaCumprod;
+        float betaProdT = 1f - alphaProdT;
+        float betaProdTPrev = 1f - alphaProdTPrev;
+
+        if (PredictionType == "v_prediction")
+        {
+            Span<float> eps = Rent(ref _combined, sample.Length);
+            ElementwiseOps.LinearCombination(MathF.Sqrt(alphaProdT), modelOutput, MathF.Sqrt(betaProdT), sample, eps);
+            modelOutput = eps;
+        }
+
+        float sampleCoeff = MathF.Sqrt(alphaProdTPrev / alphaProdT);
+        float denominator = alphaProdT * MathF.Sqrt(betaProdTPrev) + MathF.Sqrt(alphaProdT * betaProdT * alphaProdTPrev);
+        SchedulerKernels.ScaledMinusScaledQuotient(sampleCoeff, sample, alphaProdTPrev - alphaProdT, modelOutput, denominator, destination);
+    }
+
+    /// <inheritdoc />
+    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
+    {
+        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
+        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
+        int t = (int)timestep;
+        if (t < 0 || t >= NumTrainTimesteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"timestep must be in [0, {NumTrainTimesteps - 1}].");
+        }
+        float a = _alphasCumprod[t];
+        ElementwiseOps.LinearCombination(MathF.Sqrt(a), originalSamples, MathF.Sqrt(1f - a), noise, destination);
+    }
+}
