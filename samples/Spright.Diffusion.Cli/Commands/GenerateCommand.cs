@@ -86,16 +86,23 @@ internal static class GenerateCommand
             LoggerFactory = loggerFactory,
         };
 
+        string? schedulerName = args.String("--scheduler");
+        if (schedulerName is not null)
+        {
+            // Fail before the (slow) model load.
+            CheckSchedulerOptions(schedulerName, schedulerOptions);
+        }
         string model = CommonOptions.ModelFolder(args);
         using StableDiffusionPipelineBase pipe = initImage is null
             ? StableDiffusionPipeline.FromPretrained(model, loadOptions)
             : StableDiffusionImg2ImgPipeline.FromPretrained(model, loadOptions);
 
-        string? schedulerName = args.String("--scheduler");
         if (schedulerName is not null || schedulerOptions.Count > 0)
         {
+            string className = schedulerName ?? pipe.Scheduler.ClassName;
+            CheckSchedulerOptions(className, schedulerOptions);
             var overrides = schedulerOptions.Select(kv => new KeyValuePair<string, object?>(kv.Key, SchedulerConfig.Empty.WithText(kv.Key, kv.Value)[kv.Key])).ToList();
-            pipe.Scheduler = SchedulerRegistry.Create(schedulerName ?? pipe.Scheduler.ClassName, pipe.Scheduler.Config, overrides, loggerFactory.CreateLogger("Spright.Diffusion.Schedulers"));
+            pipe.Scheduler = SchedulerRegistry.Create(className, pipe.Scheduler.Config, overrides, loggerFactory.CreateLogger("Spright.Diffusion.Schedulers"));
         }
 
         options.Progress = progress;
@@ -139,6 +146,22 @@ internal static class GenerateCommand
             }
         }
         return 0;
+    }
+
+    private static void CheckSchedulerOptions(string className, List<KeyValuePair<string, string>> options)
+    {
+        if (!SchedulerRegistry.IsKnown(className))
+        {
+            throw new UsageException($"--scheduler: unknown scheduler '{className}'; supported: {string.Join(", ", SchedulerRegistry.Names)}");
+        }
+        IReadOnlyCollection<string> known = SchedulerRegistry.OptionNames(className);
+        foreach (KeyValuePair<string, string> option in options)
+        {
+            if (!known.Contains(option.Key))
+            {
+                throw new UsageException($"--scheduler-option: {className} has no option '{option.Key}'; options: {string.Join(", ", known.Order(StringComparer.Ordinal))}");
+            }
+        }
     }
 
     private static string IndexedPath(string path, int index)

@@ -72,6 +72,21 @@ public static class SchedulerRegistry
         return factory(effective, list.Select(kv => kv.Key).ToArray(), logger);
     }
 
+    /// <summary>The options a scheduler class reads (its diffusers <c>__init__</c> parameters), for validating user input:
+    /// <see cref="Create"/> itself ignores unknown overrides as diffusers' <c>from_config</c> does.</summary>
+    /// <param name="className">A supported class name.</param>
+    /// <returns>The option names.</returns>
+    /// <exception cref="ArgumentException">Unknown class name.</exception>
+    public static IReadOnlyCollection<string> OptionNames(string className)
+    {
+        ArgumentNullException.ThrowIfNull(className);
+        if (!Factories.ContainsKey(className))
+        {
+            throw new ArgumentException($"Unknown scheduler '{className}'. Supported: {string.Join(", ", Names)}.", nameof(className));
+        }
+        return InitKeysOf(className);
+    }
+
     /// <summary>The option names (init keys) of a class, or an empty set for unknown classes.</summary>
     internal static IReadOnlyCollection<string> InitKeysOf(string className)
     {
