@@ -1,3 +1,4 @@
+using System.Reflection;
 using Spright.Diffusion;
 using Spright.Diffusion.Cli.Commands;
 using Spright.Diffusion.Cli.Infrastructure;
@@ -52,7 +53,10 @@ catch (Exception ex)
 
 static int Version()
 {
-    Console.WriteLine(typeof(DiffusionPipeline).Assembly.GetName().Version);
+    // The package version (Directory.Build.props), with the commit SourceLink stamped after '+'.
+    var assembly = typeof(DiffusionPipeline).Assembly;
+    Console.WriteLine(assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? assembly.GetName().Version?.ToString());
     return 0;
 }
 

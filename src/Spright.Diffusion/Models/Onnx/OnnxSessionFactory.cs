@@ -93,10 +93,7 @@ internal static class OnnxSessionFactory
             case ExecutionProvider.Cuda:
                 if (!available.Contains(CudaProvider))
                 {
-                    throw new ExecutionProviderUnavailableException(requested,
-                        $"CUDA was requested, but the ONNX Runtime native library loaded by this app offers only [{string.Join(", ", available)}]. " +
-                        "Reference the NuGet package Microsoft.ML.OnnxRuntime.Gpu (needs CUDA 13 and cuDNN 9) instead of Microsoft.ML.OnnxRuntime: " +
-                        "when both native packages are referenced the CPU-only library wins and CUDA is silently lost.");
+                    throw new ExecutionProviderUnavailableException(requested, CudaUnavailableMessage(available, NativeRuntimeProbe.FindCudaProviderLibrary()));
                 }
                 return ExecutionProvider.Cuda;
             case ExecutionProvider.DirectML:
@@ -116,11 +113,29 @@ internal static class OnnxSessionFactory
                 {
                     return ExecutionProvider.DirectML;
                 }
+                if (NativeRuntimeProbe.FindCudaProviderLibrary() is { } cudaLibrary)
+                {
+                    logger.LogWarning("Auto execution provider: using the CPU although the CUDA provider of Microsoft.ML.OnnxRuntime.Gpu is deployed ({Library}): " +
+                        "the app references both Microsoft.ML.OnnxRuntime and Microsoft.ML.OnnxRuntime.Gpu and the CPU library won; remove Microsoft.ML.OnnxRuntime.", cudaLibrary);
+                }
                 logger.LogInformation("Auto execution provider: no GPU provider in the loaded ONNX Runtime ({Providers}); using the CPU.", string.Join(", ", available));
                 return ExecutionProvider.Cpu;
             default:
                 throw new ArgumentOutOfRangeException(nameof(requested), requested, "Unknown execution provider; use Cpu, Cuda, DirectML or Auto.");
         }
+    }
+
+    /// <summary>Why CUDA is unavailable: both native packages referenced (the GPU package's CUDA provider library is
+    /// deployed, yet the loaded library lacks CUDA), or no GPU package.</summary>
+    internal static string CudaUnavailableMessage(string[] available, string? deployedCudaProvider)
+    {
+        string offered = $"CUDA was requested, but the ONNX Runtime native library loaded by this app offers only [{string.Join(", ", available)}]";
+        return deployedCudaProvider is not null
+            ? $"{offered}, although the CUDA provider of Microsoft.ML.OnnxRuntime.Gpu is deployed with it ({deployedCudaProvider}): " +
+              "the app references both Microsoft.ML.OnnxRuntime (CPU) and Microsoft.ML.OnnxRuntime.Gpu, and the CPU library won. " +
+              "Remove the Microsoft.ML.OnnxRuntime reference (if another package brings it, `dotnet list package --include-transitive` shows which)."
+            : $"{offered}. Reference the NuGet package Microsoft.ML.OnnxRuntime.Gpu (needs CUDA 13 and cuDNN 9) instead of Microsoft.ML.OnnxRuntime: " +
+              "when both native packages are referenced the CPU-only library wins and CUDA is silently lost.";
     }
 
     /// <summary>The providers the loaded native library offers.</summary>
