@@ -151,7 +151,7 @@ public sealed class DDPMScheduler : SchedulerBase
         int vectorized = n - n % 16;
         for (int i = 0; i < n; i++)
         {
-            float e = i < vectorized ? ReferenceMath.TorchExp(-x[i]) : MathF.Exp(-x[i]);
+            float e = i < vectorized ? SleefFloat.Exp(-x[i]) : MathF.Exp(-x[i]);
             float sigmoid = 1f / (1f + e);
             float scaled = sigmoid * scale;
             x[i] = scaled + start;
@@ -355,8 +355,8 @@ public sealed class DDPMScheduler : SchedulerBase
                     break;
                 case "fixed_small_log":
                     {
-                        float logVariance = ReferenceMath.TorchLog(variance);
-                        float std = ReferenceMath.TorchExp(0.5f * logVariance);
+                        float logVariance = SleefFloat.Log(variance);
+                        float std = SleefFloat.Exp(0.5f * logVariance);
                         ElementwiseOps.AddScaled(x, std, noise, x);
                         break;
                     }
@@ -365,7 +365,7 @@ public sealed class DDPMScheduler : SchedulerBase
                     break;
                 case "fixed_large_log":
                     // diffusers takes the square root of log(β_t) < 0 here, which is NaN.
-                    ElementwiseOps.AddScaled(x, MathF.Sqrt(ReferenceMath.TorchLog(currentBetaT)), noise, x);
+                    ElementwiseOps.AddScaled(x, MathF.Sqrt(SleefFloat.Log(currentBetaT)), noise, x);
                     break;
                 case "learned":
                     {
@@ -378,8 +378,8 @@ public sealed class DDPMScheduler : SchedulerBase
                     }
                 default: // learned_range
                     {
-                        float minLog = ReferenceMath.TorchLog(variance);
-                        float maxLog = ReferenceMath.TorchLog(currentBetaT);
+                        float minLog = SleefFloat.Log(variance);
+                        float maxLog = SleefFloat.Log(currentBetaT);
                         for (int i = 0; i < n; i++)
                         {
                             float sum = predictedVariance[i] + 1f;
@@ -388,7 +388,7 @@ public sealed class DDPMScheduler : SchedulerBase
                             float oneMinus = 1f - frac;
                             float lo = oneMinus * minLog;
                             float logVar = hi + lo;
-                            float std = ReferenceMath.TorchExp(0.5f * logVar);
+                            float std = SleefFloat.Exp(0.5f * logVar);
                             float scaled = std * noise[i];
                             x[i] += scaled;
                         }

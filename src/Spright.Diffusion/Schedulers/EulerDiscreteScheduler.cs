@@ -199,13 +199,13 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         else
         {
             // log_linear: torch.linspace(log σ[-1], log σ[0], n + 1).exp() over the training sigmas.
-            float logMax = ReferenceMath.NumpyLog(TrainSigmas[^1]);
-            float logMin = ReferenceMath.NumpyLog(TrainSigmas[0]);
+            float logMax = NumpyFloat32.Log(TrainSigmas[^1]);
+            float logMin = NumpyFloat32.Log(TrainSigmas[0]);
             float[] lin = BetaSchedules.LinspaceFloat32(logMax, logMin, NumInferenceSteps + 1);
             sigmas = new double[lin.Length];
             for (int i = 0; i < lin.Length; i++)
             {
-                sigmas[i] = ReferenceMath.TorchExp(lin[i]);
+                sigmas[i] = SleefFloat.Exp(lin[i]);
             }
             f32 = true;
         }

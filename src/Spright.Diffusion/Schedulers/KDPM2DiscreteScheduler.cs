@@ -223,10 +223,10 @@ internal static class KDPM2Math
     /// <c>end − (end − self)·(1 − w)</c>).</summary>
     public static float LogMidpoint(float a, float b)
     {
-        float logA = ReferenceMath.TorchLog(a);
-        float logB = ReferenceMath.TorchLog(b);
+        float logA = SleefFloat.Log(a);
+        float logB = SleefFloat.Log(b);
         float diff = logB - logA;
         float half = diff * 0.5f;
-        return ReferenceMath.TorchExp(logB - half);
+        return SleefFloat.Exp(logB - half);
     }
 }

@@ -32,7 +32,7 @@ internal static class SigmaScheduleMath
         var result = new float[values.Length];
         for (int i = 0; i < result.Length; i++)
         {
-            result[i] = ReferenceMath.NumpyLog(values[i]);
+            result[i] = NumpyFloat32.Log(values[i]);
         }
         return result;
     }
@@ -129,7 +129,7 @@ internal static class SigmaScheduleMath
         float[] lin = BetaSchedules.LinspaceFloat32(Math.Log(sigmaMax), Math.Log(sigmaMin), n);
         for (int i = 0; i < lin.Length; i++)
         {
-            lin[i] = ReferenceMath.TorchExp(lin[i]);
+            lin[i] = SleefFloat.Exp(lin[i]);
         }
         return lin;
     }
@@ -198,7 +198,7 @@ internal static class SigmaScheduleMath
     }
 
     /// <summary>torch <c>0.25 · σ.log()</c> on float32 (the continuous timesteps of v-prediction Euler).</summary>
-    public static float ContinuousTimestep(float sigma) => 0.25f * ReferenceMath.TorchLog(sigma);
+    public static float ContinuousTimestep(float sigma) => 0.25f * SleefFloat.Log(sigma);
 
     /// <summary>Interleaves like diffusers' second-order schedulers: <c>cat([x[:1], x[1:].repeat_interleave(2)])</c>,
     /// optionally followed by the last element once more (<c>, x[-1:]</c>).</summary>
