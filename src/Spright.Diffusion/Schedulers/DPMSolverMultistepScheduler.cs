@@ -396,7 +396,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         float h0 = lambdaS0 - lambdaS1;
         float r0 = h0 / h;
         float[] d1 = Rent(ref _scratchA, x.Length);
-        SolverKernels.ScaledDifference(1f / r0, m0, m1, d1);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
         bool midpoint = SolverType == "midpoint";
         switch (AlgorithmType)
         {
@@ -405,7 +405,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float a = sigmaT / sigmaS0;
                     float b = alphaT * (SleefFloat.Exp(-h) - 1f);
                     float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
-                    SolverKernels.Combine(a, x, -b, m0, c, d1, x);
+                    ElementwiseOps.LinearCombination(a, x, -b, m0, c, d1, x);
                     break;
                 }
             case "dpmsolver":
@@ -413,7 +413,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float a = alphaT / alphaS0;
                     float b = sigmaT * (SleefFloat.Exp(h) - 1f);
                     float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
-                    SolverKernels.Combine(a, x, -b, m0, -c, d1, x);
+                    ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, x);
                     break;
                 }
             case "sde-dpmsolver++":
@@ -423,7 +423,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float b = alphaT * (1f - e2);
                     float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
                     float d = sigmaT * MathF.Sqrt(1f - e2);
-                    SolverKernels.Combine(a, x, b, m0, c, d1, d, noise, x);
+                    ElementwiseOps.LinearCombination(a, x, b, m0, c, d1, d, noise, x);
                     break;
                 }
             default: // sde-dpmsolver
@@ -433,7 +433,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float b = 2f * e;
                     float c = midpoint ? e : 2f * (sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f));
                     float d = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
-                    SolverKernels.Combine(a, x, -b, m0, -c, d1, d, noise, x);
+                    ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, d, noise, x);
                     break;
                 }
         }
@@ -462,8 +462,8 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         float[] d1 = Rent(ref _scratchA, n);   // D1_0, then D1
         float[] diff = Rent(ref _scratchB, n); // D1_1, then D1_0 − D1_1
         float[] d2 = Rent(ref _scratchC, n);
-        SolverKernels.ScaledDifference(1f / r0, m0, m1, d1);
-        SolverKernels.ScaledDifference(1f / r1, m1, m2, diff);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
+        ElementwiseOps.ScaledDifference(1f / r1, m1, m2, diff);
         TensorPrimitives.Subtract(d1, diff, diff);
         float rSum = r0 + r1;
         TensorPrimitives.Multiply(diff, 1f / rSum, d2);
@@ -475,7 +475,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             float b = alphaT * em;
             float c = alphaT * (em / h + 1f);
             float d = alphaT * ((em + h) / (h * h) - 0.5f);
-            SolverKernels.Combine(a, x, -b, m0, c, d1, -d, d2, x);
+            ElementwiseOps.LinearCombination(a, x, -b, m0, c, d1, -d, d2, x);
         }
         else
         {
@@ -484,7 +484,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             float b = sigmaT * ep;
             float c = sigmaT * (ep / h - 1f);
             float d = sigmaT * ((ep - h) / (h * h) - 0.5f);
-            SolverKernels.Combine(a, x, -b, m0, -c, d1, -d, d2, x);
+            ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, -d, d2, x);
         }
     }
 

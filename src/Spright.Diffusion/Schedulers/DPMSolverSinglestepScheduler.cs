@@ -473,7 +473,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         float h0 = lambdaS0 - lambdaS1;
         float r0 = h0 / h;
         float[] d1 = Rent(ref _scratchA, x.Length);
-        SolverKernels.ScaledDifference(1f / r0, m0, m1, d1);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
         bool midpoint = SolverType == "midpoint";
         switch (AlgorithmType)
         {
@@ -482,7 +482,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
                     float a = sigmaT / sigmaS1;
                     float b = alphaT * (SleefFloat.Exp(-h) - 1f);
                     float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
-                    SolverKernels.Combine(a, start, -b, m1, c, d1, x);
+                    ElementwiseOps.LinearCombination(a, start, -b, m1, c, d1, x);
                     break;
                 }
             case "dpmsolver":
@@ -490,7 +490,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
                     float a = alphaT / alphaS1;
                     float b = sigmaT * (SleefFloat.Exp(h) - 1f);
                     float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
-                    SolverKernels.Combine(a, start, -b, m1, -c, d1, x);
+                    ElementwiseOps.LinearCombination(a, start, -b, m1, -c, d1, x);
                     break;
                 }
             default: // sde-dpmsolver++
@@ -500,7 +500,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
                     float b = alphaT * (1f - e2);
                     float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
                     float d = sigmaT * MathF.Sqrt(1f - e2);
-                    SolverKernels.Combine(a, start, b, m1, c, d1, d, noise, x);
+                    ElementwiseOps.LinearCombination(a, start, b, m1, c, d1, d, noise, x);
                     break;
                 }
         }
@@ -528,8 +528,8 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         int n = x.Length;
         float[] d10 = Rent(ref _scratchA, n);
         float[] d11 = Rent(ref _scratchB, n);
-        SolverKernels.ScaledDifference(1f / r1, m1, m2, d10);
-        SolverKernels.ScaledDifference(1f / r0, m0, m2, d11);
+        ElementwiseOps.ScaledDifference(1f / r1, m1, m2, d10);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m2, d11);
         bool midpoint = SolverType == "midpoint";
         float[]? d1 = null;
         float[]? d2 = null;
@@ -553,12 +553,12 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             float c = alphaT * (em / h + 1f);
             if (midpoint)
             {
-                SolverKernels.Combine(a, start, -b, m2, c, d11, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, c, d11, x);
             }
             else
             {
                 float d = alphaT * ((em + h) / (h * h) - 0.5f);
-                SolverKernels.Combine(a, start, -b, m2, c, d1!, -d, d2!, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, c, d1!, -d, d2!, x);
             }
         }
         else
@@ -569,12 +569,12 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             float c = sigmaT * (ep / h - 1f);
             if (midpoint)
             {
-                SolverKernels.Combine(a, start, -b, m2, -c, d11, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, -c, d11, x);
             }
             else
             {
                 float d = sigmaT * ((ep - h) / (h * h) - 0.5f);
-                SolverKernels.Combine(a, start, -b, m2, -c, d1!, -d, d2!, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, -c, d1!, -d, d2!, x);
             }
         }
     }

@@ -97,7 +97,7 @@ internal static class DpmSolverUpdates
                     float a = sigmaT / sigmaS * SleefFloat.Exp(-h);
                     float b = alphaT * (1f - e2);
                     float c = sigmaT * MathF.Sqrt(1f - e2);
-                    SolverKernels.Combine(a, sample, b, modelOutput, c, noise, destination);
+                    ElementwiseOps.LinearCombination(a, sample, b, modelOutput, c, noise, destination);
                     break;
                 }
             default: // sde-dpmsolver
@@ -105,7 +105,7 @@ internal static class DpmSolverUpdates
                     float a = alphaT / alphaS;
                     float b = 2f * (sigmaT * (SleefFloat.Exp(h) - 1f));
                     float c = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
-                    SolverKernels.Combine(a, sample, -b, modelOutput, c, noise, destination);
+                    ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, c, noise, destination);
                     break;
                 }
         }

@@ -157,7 +157,7 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaSchedulerBase
         float sigmaUp = MathF.Sqrt(upSquared);
         float sigmaDown = MathF.Sqrt(toSquared - sigmaUp * sigmaUp);
 
-        SchedulerKernels.DifferenceQuotient(x, x0, sigma, scratch);
+        ElementwiseOps.DifferenceQuotient(x, x0, sigma, scratch);
         float dt = sigmaDown - sigma;
         ElementwiseOps.AddScaled(x, dt, scratch, x);
 

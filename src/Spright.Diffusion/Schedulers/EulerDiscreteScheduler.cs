@@ -317,7 +317,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         PredictOriginalSample(PredictionType, mo, x, PredictionType == "epsilon" ? sigmaHat : sigma, x0);
 
         // derivative = (x − x₀)/σ̂; prev = x + derivative·(σ_next − σ̂)
-        SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, scratch);
+        ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, scratch);
         float dt = SigmaValues[index + 1] - sigmaHat;
         ElementwiseOps.AddScaled(x, dt, scratch, x);
 

@@ -197,7 +197,7 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
 
         if (firstOrder)
         {
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, derivative);
             float dt = sigmaNext - sigmaHat;
             derivative.CopyTo(Rent(ref _prevDerivative, n));
             x.CopyTo(Rent(ref _storedSample, n));
@@ -210,8 +210,8 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
             {
                 throw new InvalidOperationException($"{ClassName}: the second-order step needs the first-order step's state for a sample of the same size.");
             }
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaNext, derivative);
-            SchedulerKernels.Average(_prevDerivative, derivative, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaNext, derivative);
+            ElementwiseOps.Average(_prevDerivative, derivative, derivative);
             float dt = _dt!.Value;
             _dt = null;
             ElementwiseOps.AddScaled(_storedSample, dt, derivative, x);

@@ -215,7 +215,7 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
 
         if (firstOrder)
         {
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, derivative);
             float dt = sigmaInterpol - sigmaHat;
             x.CopyTo(Rent(ref _storedSample, n));
             _hasStoredSample = true;
@@ -228,7 +228,7 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
                 throw new InvalidOperationException($"{ClassName}: the second-order step needs the first-order step's sample of the same size.");
             }
             float sigmaDown = _sigmasDown[k];
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
             float dt = sigmaDown - sigmaHat;
             _hasStoredSample = false;
             ElementwiseOps.AddScaled(_storedSample, dt, derivative, x);

@@ -193,7 +193,7 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
 
         if (firstOrder)
         {
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, derivative);
             float dt = sigmaInterpol - sigmaHat;
             x.CopyTo(Rent(ref _storedSample, n));
             _hasStoredSample = true;
@@ -205,7 +205,7 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
             {
                 throw new InvalidOperationException($"{ClassName}: the second-order step needs the first-order step's sample of the same size.");
             }
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
             float dt = sigmaNext - sigmaHat;
             _hasStoredSample = false;
             ElementwiseOps.AddScaled(_storedSample, dt, derivative, x);

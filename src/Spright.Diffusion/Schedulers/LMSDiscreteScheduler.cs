@@ -198,7 +198,7 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
 
         // derivatives.append((x − x₀)/σ), keeping at most `order` of them.
         float[] derivative = _spare.Count > 0 && _spare.Peek().Length == n ? _spare.Pop() : new float[n];
-        SchedulerKernels.DifferenceQuotient(x, x0, sigma, derivative);
+        ElementwiseOps.DifferenceQuotient(x, x0, sigma, derivative);
         if (_derivatives.Count > 0 && _derivatives[0].Length != n)
         {
             ClearDerivatives();

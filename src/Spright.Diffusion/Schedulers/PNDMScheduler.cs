@@ -331,24 +331,24 @@ public sealed class PNDMScheduler : SchedulerBase
             {
                 throw new InvalidOperationException($"{ClassName}: the second PLMS step needs the first step's sample.");
             }
-            SchedulerKernels.Average(modelOutput, _ets[^1], combined);
+            ElementwiseOps.Average(modelOutput, _ets[^1], combined);
             effective = combined;
             from = _curSample;
             _hasCurSample = false;
         }
         else if (count == 2)
         {
-            SchedulerKernels.Plms2(_ets[^1], _ets[^2], combined);
+            ElementwiseOps.Plms2(_ets[^1], _ets[^2], combined);
             effective = combined;
         }
         else if (count == 3)
         {
-            SchedulerKernels.Plms3(_ets[^1], _ets[^2], _ets[^3], combined);
+            ElementwiseOps.Plms3(_ets[^1], _ets[^2], _ets[^3], combined);
             effective = combined;
         }
         else
         {
-            SchedulerKernels.Plms4(_ets[^1], _ets[^2], _ets[^3], _ets[^4], combined);
+            ElementwiseOps.Plms4(_ets[^1], _ets[^2], _ets[^3], _ets[^4], combined);
             effective = combined;
         }
         PreviousSample(from, timestep, prevTimestep, effective, sample);
@@ -398,7 +398,7 @@ public sealed class PNDMScheduler : SchedulerBase
 
         float sampleCoeff = MathF.Sqrt(alphaProdTPrev / alphaProdT);
         float denominator = alphaProdT * MathF.Sqrt(betaProdTPrev) + MathF.Sqrt(alphaProdT * betaProdT * alphaProdTPrev);
-        SchedulerKernels.ScaledMinusScaledQuotient(sampleCoeff, sample, alphaProdTPrev - alphaProdT, modelOutput, denominator, destination);
+        ElementwiseOps.ScaledMinusScaledQuotient(sampleCoeff, sample, alphaProdTPrev - alphaProdT, modelOutput, denominator, destination);
     }
 
     /// <inheritdoc />

@@ -126,7 +126,7 @@ public abstract class SigmaSchedulerBase : SchedulerBase
                 {
                     float squaredPlusOne = sigma * sigma + 1f;
                     float cOut = -sigma / MathF.Sqrt(squaredPlusOne);
-                    SchedulerKernels.ScaleAddQuotient(modelOutput, cOut, sample, squaredPlusOne, x0);
+                    ElementwiseOps.ScaleAddQuotient(modelOutput, cOut, sample, squaredPlusOne, x0);
                     break;
                 }
             default: // sample / original_sample

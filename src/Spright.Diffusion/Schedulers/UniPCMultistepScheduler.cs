@@ -336,7 +336,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
             float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
             float rk = (lambdaSi - lambdaS0) / h;
             rks[i - 1] = rk;
-            SolverKernels.DifferenceOver(_history[i], m0, rk, _differences[i - 1]);
+            ElementwiseOps.DifferenceQuotient(_history[i], m0, rk, _differences[i - 1]);
         }
         rks[order - 1] = 1f;
 
@@ -392,7 +392,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
             float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
             float rk = (lambdaSi - lambdaS0) / h;
             rks[i - 1] = rk;
-            SolverKernels.DifferenceOver(_history[i], m0, rk, _differences[i - 1]);
+            ElementwiseOps.DifferenceQuotient(_history[i], m0, rk, _differences[i - 1]);
         }
         rks[order - 1] = 1f;
 
