@@ -38,14 +38,9 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
         FinalSigmasType = Options.String("final_sigmas_type", "zero", "zero", "sigma_min");
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        float[] alphasCumprod = AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
-        if (RescaleBetasZeroSnr)
-        {
-            alphasCumprod[^1] = 1f / (1 << 24); // diffusers: 2**-24 so that the last σ stays finite
-        }
-        SetAlphasCumprod(alphasCumprod);
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true));
 
         // Before set_timesteps: every training timestep, largest σ first.
         var sigmas = new float[NumTrainTimesteps + 1];
@@ -141,7 +136,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] timesteps = SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] timesteps = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         BuildFromTimesteps(timesteps);
     }
 

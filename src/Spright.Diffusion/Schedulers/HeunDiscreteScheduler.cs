@@ -37,9 +37,9 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
         TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        SetAlphasCumprod(AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
         // diffusers calls set_timesteps(num_train_timesteps) in the constructor.
         SetTimesteps(NumTrainTimesteps);
     }
@@ -116,7 +116,7 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        Build(SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset));
+        Build(SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset));
     }
 
     /// <inheritdoc />

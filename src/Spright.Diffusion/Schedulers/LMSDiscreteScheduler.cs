@@ -37,9 +37,9 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
         TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        SetAlphasCumprod(AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
         SetTimesteps(NumTrainTimesteps);
     }
 
@@ -103,7 +103,7 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] spaced = SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] spaced = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         SigmaSpacing spacing = SpacingOf(UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
         // LMS's Karras conversion ignores config.sigma_min/max; the exponential and beta ones read them.
         bool readConfig = spacing is SigmaSpacing.Exponential or SigmaSpacing.Beta;

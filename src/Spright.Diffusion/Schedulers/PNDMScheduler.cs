@@ -43,12 +43,7 @@ public sealed class PNDMScheduler : SchedulerBase
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
 
-        if (TrainedBetas is not null && TrainedBetas.Length != NumTrainTimesteps)
-        {
-            throw new ArgumentException($"PNDMScheduler option 'trained_betas' has {TrainedBetas.Length} values but num_train_timesteps is {NumTrainTimesteps}.", "trained_betas");
-        }
-        float[] betas = BetaSchedules.Betas(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas);
-        _alphasCumprod = BetaSchedules.CumulativeProduct(BetaSchedules.Alphas(betas));
+        _alphasCumprod = BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false);
         _finalAlphaCumprod = SetAlphaToOne ? 1f : _alphasCumprod[0];
         InitNoiseSigma = 1f;
     }
@@ -128,37 +123,8 @@ public sealed class PNDMScheduler : SchedulerBase
         NumInferenceSteps = numInferenceSteps;
 
         // The ascending base schedule (diffusers' self._timesteps).
-        long[] ascending;
-        switch (TimestepSpacing)
-        {
-            case "linspace":
-                {
-                    double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1, numInferenceSteps);
-                    ascending = Array.ConvertAll(lin, v => (long)NumpyOps.Round(v));
-                    break;
-                }
-            case "leading":
-                {
-                    long stepRatio = NumTrainTimesteps / numInferenceSteps;
-                    ascending = new long[numInferenceSteps];
-                    for (int i = 0; i < numInferenceSteps; i++)
-                    {
-                        ascending[i] = i * stepRatio + StepsOffset;
-                    }
-                    break;
-                }
-            default: // trailing
-                {
-                    double stepRatio = NumTrainTimesteps / (double)numInferenceSteps;
-                    double[] ar = NumpyOps.Arange(NumTrainTimesteps, 0, -stepRatio);
-                    ascending = new long[ar.Length];
-                    for (int i = 0; i < ar.Length; i++)
-                    {
-                        ascending[i] = (long)NumpyOps.Round(ar[ar.Length - 1 - i]) - 1;
-                    }
-                    break;
-                }
-        }
+        long[] ascending = SpacedTimesteps.Discrete(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        Array.Reverse(ascending);
 
         int m = ascending.Length;
         var all = new List<float>(m + 12);
@@ -404,14 +370,7 @@ public sealed class PNDMScheduler : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int t = (int)timestep;
-        if (t < 0 || t >= NumTrainTimesteps)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"timestep must be in [0, {NumTrainTimesteps - 1}].");
-        }
-        float a = _alphasCumprod[t];
-        ElementwiseOps.LinearCombination(MathF.Sqrt(a), originalSamples, MathF.Sqrt(1f - a), noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
     }
 }
