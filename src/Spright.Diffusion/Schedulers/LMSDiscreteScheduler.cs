@@ -16,8 +16,8 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
     /// <summary>The default (and largest useful) order of the multistep method.</summary>
     public const int DefaultOrder = 4;
 
-    private readonly List<float[]> _derivatives = [];
-    private readonly Stack<float[]> _spare = new();
+    private readonly List<float[]> _derivatives = new(DefaultOrder + 1);
+    private readonly Stack<float[]> _spare = new(DefaultOrder + 1);
     private float[]? _predOriginal;
     private Tensor<float>? _predOriginalTensor;
     private float[]? _accumulator;
@@ -197,12 +197,21 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
         PredictOriginalSample(PredictionType, modelOutput.AsSpan(), x, sigma, x0);
 
         // derivatives.append((x − x₀)/σ), keeping at most `order` of them.
-        float[] derivative = _spare.Count > 0 && _spare.Peek().Length == n ? _spare.Pop() : new float[n];
-        ElementwiseOps.DifferenceQuotient(x, x0, sigma, derivative);
         if (_derivatives.Count > 0 && _derivatives[0].Length != n)
         {
             ClearDerivatives();
         }
+        // All order + 1 buffers at once, so that later steps allocate nothing.
+        if (_spare.Count > 0 && _spare.Peek().Length != n)
+        {
+            _spare.Clear();
+        }
+        while (_derivatives.Count + _spare.Count < order + 1)
+        {
+            _spare.Push(new float[n]);
+        }
+        float[] derivative = _spare.Pop();
+        ElementwiseOps.DifferenceQuotient(x, x0, sigma, derivative);
         _derivatives.Add(derivative);
         if (_derivatives.Count > order)
         {

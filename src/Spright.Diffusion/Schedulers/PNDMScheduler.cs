@@ -18,8 +18,7 @@ public sealed class PNDMScheduler : SchedulerBase
 
     private readonly float[] _alphasCumprod;
     private readonly float _finalAlphaCumprod;
-    private readonly List<float[]> _ets = [];
-    private readonly Stack<float[]> _spare = new();
+    private readonly SolverHistory _ets = new();
     private float[] _prkTimesteps = [];
     private int _counter;
     private float[]? _curModelOutput;
@@ -174,11 +173,7 @@ public sealed class PNDMScheduler : SchedulerBase
 
     private void ResetState()
     {
-        foreach (float[] e in _ets)
-        {
-            _spare.Push(e);
-        }
-        _ets.Clear();
+        _ets.Reset(PndmOrder);
         _counter = 0;
         _curModelOutputIsZero = true;
         _hasCurSample = false;
@@ -198,10 +193,15 @@ public sealed class PNDMScheduler : SchedulerBase
         {
             throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"PNDM timesteps are integers in [0, {NumTrainTimesteps - 1}].");
         }
-        if (_ets.Count > 0 && _ets[0].Length != sample.FlattenedLength)
+        int n = checked((int)sample.FlattenedLength);
+        if (_ets.Count > 0 && _ets.Length != n)
         {
             throw new InvalidOperationException($"{ClassName}: the sample size changed during a run; call SetTimesteps again.");
         }
+        _ets.EnsureLength(n);
+        Rent(ref _curModelOutput, n);
+        Rent(ref _curSample, n);
+        Rent(ref _combined, n);
         if (_counter < _prkTimesteps.Length && !SkipPrkSteps)
         {
             StepPrk(modelOutput.AsSpan(), t, sample.AsSpan());
@@ -268,12 +268,7 @@ public sealed class PNDMScheduler : SchedulerBase
         int prevTimestep = timestep - ratio;
         if (_counter != 1)
         {
-            while (_ets.Count > 3)
-            {
-                _spare.Push(_ets[0]);
-                _ets.RemoveAt(0);
-            }
-            PushEt(modelOutput);
+            PushEt(modelOutput); // keeps the last four
         }
         else
         {
@@ -297,24 +292,24 @@ public sealed class PNDMScheduler : SchedulerBase
             {
                 throw new InvalidOperationException($"{ClassName}: the second PLMS step needs the first step's sample.");
             }
-            ElementwiseOps.Average(modelOutput, _ets[^1], combined);
+            ElementwiseOps.Average(modelOutput, _ets[0], combined);
             effective = combined;
             from = _curSample;
             _hasCurSample = false;
         }
         else if (count == 2)
         {
-            ElementwiseOps.Plms2(_ets[^1], _ets[^2], combined);
+            ElementwiseOps.Plms2(_ets[0], _ets[1], combined);
             effective = combined;
         }
         else if (count == 3)
         {
-            ElementwiseOps.Plms3(_ets[^1], _ets[^2], _ets[^3], combined);
+            ElementwiseOps.Plms3(_ets[0], _ets[1], _ets[2], combined);
             effective = combined;
         }
         else
         {
-            ElementwiseOps.Plms4(_ets[^1], _ets[^2], _ets[^3], _ets[^4], combined);
+            ElementwiseOps.Plms4(_ets[0], _ets[1], _ets[2], _ets[3], combined);
             effective = combined;
         }
         PreviousSample(from, timestep, prevTimestep, effective, sample);
@@ -338,9 +333,8 @@ public sealed class PNDMScheduler : SchedulerBase
 
     private void PushEt(ReadOnlySpan<float> modelOutput)
     {
-        float[] buffer = _spare.Count > 0 && _spare.Peek().Length == modelOutput.Length ? _spare.Pop() : new float[modelOutput.Length];
-        modelOutput.CopyTo(buffer);
-        _ets.Add(buffer);
+        modelOutput.CopyTo(_ets.Pending);
+        _ets.Push();
     }
 
     // Formula (9) of the PNDM paper (diffusers' _get_prev_sample), written to `destination` (may alias `sample`).
