@@ -11,7 +11,33 @@ internal static class BetaSchedules
     public static readonly string[] Names = ["linear", "scaled_linear", "squaredcos_cap_v2"];
 
     /// <summary>
-    /// Betas for a schedule: <c>trained_betas</c> when given, else linear / scaled_linear / squaredcos_cap_v2.
+    /// ᾱ per training timestep from a scheduler's beta options: the betas, optionally rescaled to zero terminal SNR,
+    /// then the float32 cumulative product. With <paramref name="clampTerminal"/> (schedulers that divide by ᾱ) a
+    /// rescaled schedule ends at 2⁻²⁴ instead of 0, as diffusers sets it.
+    /// </summary>
+    public static float[] AlphasCumprod(string className, string schedule, int numTrainTimesteps, double betaStart, double betaEnd,
+        double[]? trainedBetas, bool rescaleZeroSnr, bool clampTerminal = false)
+    {
+        if (trainedBetas is not null && trainedBetas.Length != numTrainTimesteps)
+        {
+            throw new ArgumentException($"{className} option 'trained_betas' has {trainedBetas.Length} values but num_train_timesteps is {numTrainTimesteps}.", "trained_betas");
+        }
+        float[] betas = Betas(schedule, numTrainTimesteps, betaStart, betaEnd, trainedBetas);
+        if (rescaleZeroSnr)
+        {
+            betas = RescaleZeroTerminalSnr(betas);
+        }
+        float[] alphasCumprod = CumulativeProduct(Alphas(betas));
+        if (rescaleZeroSnr && clampTerminal)
+        {
+            alphasCumprod[^1] = 1f / (1 << 24);
+        }
+        return alphasCumprod;
+    }
+
+    /// <summary>
+    /// Betas for a schedule: <c>trained_betas</c> when given, else linear / scaled_linear / squaredcos_cap_v2, or the
+    /// <c>exp</c> (Heun) and <c>sigmoid</c> (DDPM) schedules of the classes that accept them.
     /// </summary>
     public static float[] Betas(string schedule, int numTrainTimesteps, double betaStart, double betaEnd, double[]? trainedBetas)
     {
@@ -40,6 +66,10 @@ internal static class BetaSchedules
                 }
             case "squaredcos_cap_v2":
                 return BetasForAlphaBar(numTrainTimesteps, 0.999, cosine: true);
+            case "exp":
+                return BetasForAlphaBar(numTrainTimesteps, 0.999, cosine: false);
+            case "sigmoid":
+                return SigmoidBetas(numTrainTimesteps, betaStart, betaEnd);
             default:
                 throw new ArgumentException($"beta_schedule '{schedule}' is not one of {string.Join(", ", Names)}.", "beta_schedule");
         }
@@ -61,6 +91,24 @@ internal static class BetaSchedules
             betas[i] = (float)Math.Min(1 - a2 / a1, maxBeta);
         }
         return betas;
+    }
+
+    // torch: sigmoid(linspace(-6, 6, n)) * (beta_end - beta_start) + beta_start, in float32. torch's sigmoid kernel
+    // runs 16 elements at a time with SLEEF's exp and the remainder with the C library's expf.
+    private static float[] SigmoidBetas(int n, double betaStart, double betaEnd)
+    {
+        float[] x = LinspaceFloat32(-6, 6, n);
+        float scale = (float)(betaEnd - betaStart);
+        float start = (float)betaStart;
+        int vectorized = n - n % 16;
+        for (int i = 0; i < n; i++)
+        {
+            float e = i < vectorized ? SleefFloat.Exp(-x[i]) : MathF.Exp(-x[i]);
+            float sigmoid = 1f / (1f + e);
+            float scaled = sigmoid * scale;
+            x[i] = scaled + start;
+        }
+        return x;
     }
 
     /// <summary><c>alphas = 1 - betas</c> in float32.</summary>

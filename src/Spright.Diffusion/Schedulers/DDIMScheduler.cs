@@ -17,6 +17,7 @@ public sealed class DDIMScheduler : SchedulerBase
     private readonly float _finalAlphaCumprod;
     private float[]? _predOriginal;
     private float[]? _noise;
+    private float[]? _thresholdSort;
     private Tensor<float>? _predOriginalTensor;
 
     private DDIMScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
@@ -39,24 +40,10 @@ public sealed class DDIMScheduler : SchedulerBase
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
         CompleteConfig();
 
-        if (TrainedBetas is not null && TrainedBetas.Length != NumTrainTimesteps)
-        {
-            throw new ArgumentException($"DDIMScheduler option 'trained_betas' has {TrainedBetas.Length} values but num_train_timesteps is {NumTrainTimesteps}.", "trained_betas");
-        }
-
-        float[] betas = BetaSchedules.Betas(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas);
-        if (RescaleBetasZeroSnr)
-        {
-            betas = BetaSchedules.RescaleZeroTerminalSnr(betas);
-        }
-        _alphasCumprod = BetaSchedules.CumulativeProduct(BetaSchedules.Alphas(betas));
+        _alphasCumprod = BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
         _finalAlphaCumprod = SetAlphaToOne ? 1f : _alphasCumprod[0];
         InitNoiseSigma = 1f;
-        TimestepValues = new float[NumTrainTimesteps];
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            TimestepValues[i] = NumTrainTimesteps - 1 - i;
-        }
+        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
     }
 
     /// <summary>Creates a DDIM scheduler with diffusers' default options.</summary>
@@ -137,39 +124,7 @@ public sealed class DDIMScheduler : SchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        var timesteps = new float[numInferenceSteps];
-        switch (TimestepSpacing)
-        {
-            case "linspace":
-                {
-                    double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1, numInferenceSteps);
-                    for (int i = 0; i < numInferenceSteps; i++)
-                    {
-                        timesteps[i] = (long)NumpyOps.Round(lin[numInferenceSteps - 1 - i]);
-                    }
-                    break;
-                }
-            case "leading":
-                {
-                    int stepRatio = NumTrainTimesteps / numInferenceSteps;
-                    for (int i = 0; i < numInferenceSteps; i++)
-                    {
-                        timesteps[i] = (long)(numInferenceSteps - 1 - i) * stepRatio + StepsOffset;
-                    }
-                    break;
-                }
-            default: // trailing
-                {
-                    double stepRatio = NumTrainTimesteps / (double)numInferenceSteps;
-                    double[] ar = NumpyOps.Arange(NumTrainTimesteps, 0, -stepRatio);
-                    timesteps = new float[ar.Length];
-                    for (int i = 0; i < ar.Length; i++)
-                    {
-                        timesteps[i] = (long)NumpyOps.Round(ar[i]) - 1;
-                    }
-                    break;
-                }
-        }
+        float[] timesteps = VpSolverMath.TimestepsToFloat(SpacedTimesteps.Discrete(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset));
         TimestepValues = timesteps;
         StepIndex = null;
     }
@@ -205,39 +160,16 @@ public sealed class DDIMScheduler : SchedulerBase
         Tensor<float> predOriginalTensor = RentLike(ref _predOriginal, ref _predOriginalTensor, sample);
         float[] predOriginal = _predOriginal!;
 
-        // x₀ prediction; pred_epsilon is formed in place of the model output's copy below.
+        // x₀ and ε (the direction term needs ε from the unclipped x₀).
         Span<float> x0 = predOriginal;
-        switch (PredictionType)
-        {
-            case "epsilon":
-                ElementwiseOps.SubtractScaledThenDivide(x, sqrtBetaT, mo, sqrtAlphaT, x0);
-                break;
-            case "sample":
-                mo.CopyTo(x0);
-                break;
-            default: // v_prediction
-                ElementwiseOps.LinearCombination(sqrtAlphaT, x, -sqrtBetaT, mo, x0);
-                break;
-        }
-
-        // The direction term needs ε before x₀ is clipped; compute it into the noise scratch.
+        VpSolverMath.PredictOriginalSample(PredictionType, sqrtAlphaT, sqrtBetaT, mo, x, x0);
         float[] eps = Rent(ref _noise, x.Length);
-        switch (PredictionType)
-        {
-            case "epsilon":
-                mo.CopyTo(eps);
-                break;
-            case "sample":
-                ElementwiseOps.SubtractScaledThenDivide(x, sqrtAlphaT, x0, sqrtBetaT, eps);
-                break;
-            default:
-                ElementwiseOps.LinearCombination(sqrtAlphaT, mo, sqrtBetaT, x, eps);
-                break;
-        }
+        VpSolverMath.PredictEpsilon(PredictionType, sqrtAlphaT, sqrtBetaT, mo, x, eps);
 
         if (Thresholding)
         {
-            DynamicThresholding.Apply(x0, (int)sample.Lengths[0], (float)DynamicThresholdingRatio, (float)SampleMaxValue);
+            int batch = (int)sample.Lengths[0];
+            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, x.Length / Math.Max(batch, 1)));
         }
         else if (ClipSample)
         {
@@ -271,14 +203,7 @@ public sealed class DDIMScheduler : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int t = (int)timestep;
-        if (t < 0 || t >= NumTrainTimesteps)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"timestep must be in [0, {NumTrainTimesteps - 1}].");
-        }
-        float a = _alphasCumprod[t];
-        ElementwiseOps.LinearCombination(MathF.Sqrt(a), originalSamples, MathF.Sqrt(1f - a), noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
     }
 }

@@ -16,13 +16,14 @@ namespace Spright.Diffusion.Schedulers;
 public sealed class DDPMScheduler : SchedulerBase
 {
     /// <summary>The <c>variance_type</c> values diffusers knows.</summary>
-    public static readonly IReadOnlyList<string> VarianceTypes = ["fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log", "learned", "learned_range"];
+    public static readonly IReadOnlyList<string> VarianceTypes = Array.AsReadOnly(VpSolverMath.VarianceTypes);
 
     private readonly float[] _alphasCumprod;
     private float[]? _customTimesteps;
     private float[]? _predOriginal;
     private Tensor<float>? _predOriginalTensor;
     private float[]? _noise;
+    private float[]? _thresholdSort;
     private float[]? _modelPart;
     private float[]? _variancePart;
 
@@ -34,7 +35,7 @@ public sealed class DDPMScheduler : SchedulerBase
         BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
         BetaSchedule = Options.String("beta_schedule", "linear", "linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid");
         TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        VarianceType = Options.String("variance_type", "fixed_small", [.. VarianceTypes]);
+        VarianceType = Options.String("variance_type", "fixed_small", VpSolverMath.VarianceTypes);
         ClipSample = Options.Bool("clip_sample", true);
         PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
         Thresholding = Options.Bool("thresholding", false);
@@ -46,24 +47,9 @@ public sealed class DDPMScheduler : SchedulerBase
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
         CompleteConfig();
 
-        if (TrainedBetas is not null && TrainedBetas.Length != NumTrainTimesteps)
-        {
-            throw new ArgumentException($"DDPMScheduler option 'trained_betas' has {TrainedBetas.Length} values but num_train_timesteps is {NumTrainTimesteps}.", "trained_betas");
-        }
-        float[] betas = TrainedBetas is null && BetaSchedule == "sigmoid"
-            ? SigmoidBetas(NumTrainTimesteps, BetaStart, BetaEnd)
-            : BetaSchedules.Betas(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas);
-        if (RescaleBetasZeroSnr)
-        {
-            betas = BetaSchedules.RescaleZeroTerminalSnr(betas);
-        }
-        _alphasCumprod = BetaSchedules.CumulativeProduct(BetaSchedules.Alphas(betas));
+        _alphasCumprod = BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
         InitNoiseSigma = 1f;
-        TimestepValues = new float[NumTrainTimesteps];
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            TimestepValues[i] = NumTrainTimesteps - 1 - i;
-        }
+        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
     }
 
     /// <summary>Creates a DDPM scheduler with diffusers' default options.</summary>
@@ -123,7 +109,7 @@ public sealed class DDPMScheduler : SchedulerBase
     /// <inheritdoc />
     public override bool HasIntegerTimesteps => true;
 
-    private bool LearnedVariance => VarianceType is "learned" or "learned_range";
+    private bool LearnedVariance => DpmSolverUpdates.HasLearnedVariance(VarianceType);
 
     /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>DDPMScheduler.from_config</c>.</summary>
     /// <param name="config">The configuration.</param>
@@ -141,65 +127,13 @@ public sealed class DDPMScheduler : SchedulerBase
 
     internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new DDPMScheduler(config, explicitKeys, logger);
 
-    // torch: sigmoid(linspace(-6, 6, n)) * (beta_end - beta_start) + beta_start, in float32. torch's sigmoid kernel
-    // runs 16 elements at a time with SLEEF's exp and the remainder with the C library's expf.
-    private static float[] SigmoidBetas(int n, double betaStart, double betaEnd)
-    {
-        float[] x = BetaSchedules.LinspaceFloat32(-6, 6, n);
-        float scale = (float)(betaEnd - betaStart);
-        float start = (float)betaStart;
-        int vectorized = n - n % 16;
-        for (int i = 0; i < n; i++)
-        {
-            float e = i < vectorized ? ReferenceMath.TorchExp(-x[i]) : MathF.Exp(-x[i]);
-            float sigmoid = 1f / (1f + e);
-            float scaled = sigmoid * scale;
-            x[i] = scaled + start;
-        }
-        return x;
-    }
-
     /// <inheritdoc />
     public override void SetTimesteps(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
         _customTimesteps = null;
-        float[] timesteps;
-        switch (TimestepSpacing)
-        {
-            case "linspace":
-                {
-                    double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1, numInferenceSteps);
-                    timesteps = new float[numInferenceSteps];
-                    for (int i = 0; i < numInferenceSteps; i++)
-                    {
-                        timesteps[i] = (long)NumpyOps.Round(lin[numInferenceSteps - 1 - i]);
-                    }
-                    break;
-                }
-            case "leading":
-                {
-                    int stepRatio = NumTrainTimesteps / numInferenceSteps;
-                    timesteps = new float[numInferenceSteps];
-                    for (int i = 0; i < numInferenceSteps; i++)
-                    {
-                        timesteps[i] = (long)(numInferenceSteps - 1 - i) * stepRatio + StepsOffset;
-                    }
-                    break;
-                }
-            default: // trailing
-                {
-                    double stepRatio = NumTrainTimesteps / (double)numInferenceSteps;
-                    double[] ar = NumpyOps.Arange(NumTrainTimesteps, 0, -stepRatio);
-                    timesteps = new float[ar.Length];
-                    for (int i = 0; i < ar.Length; i++)
-                    {
-                        timesteps[i] = (long)NumpyOps.Round(ar[i]) - 1;
-                    }
-                    break;
-                }
-        }
+        float[] timesteps = VpSolverMath.TimestepsToFloat(SpacedTimesteps.Discrete(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset));
         TimestepValues = timesteps;
         StepIndex = null;
     }
@@ -315,22 +249,12 @@ public sealed class DDPMScheduler : SchedulerBase
         Span<float> x0 = _predOriginal;
         float sqrtAlphaT = MathF.Sqrt(alphaProdT);
         float sqrtBetaT = MathF.Sqrt(betaProdT);
-        switch (PredictionType)
-        {
-            case "epsilon":
-                ElementwiseOps.SubtractScaledThenDivide(x, sqrtBetaT, mo, sqrtAlphaT, x0);
-                break;
-            case "sample":
-                mo.CopyTo(x0);
-                break;
-            default: // v_prediction
-                ElementwiseOps.LinearCombination(sqrtAlphaT, x, -sqrtBetaT, mo, x0);
-                break;
-        }
+        VpSolverMath.PredictOriginalSample(PredictionType, sqrtAlphaT, sqrtBetaT, mo, x, x0);
 
         if (Thresholding)
         {
-            DynamicThresholding.Apply(x0, (int)sample.Lengths[0], (float)DynamicThresholdingRatio, (float)SampleMaxValue);
+            int batch = (int)sample.Lengths[0];
+            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
         }
         else if (ClipSample)
         {
@@ -355,8 +279,8 @@ public sealed class DDPMScheduler : SchedulerBase
                     break;
                 case "fixed_small_log":
                     {
-                        float logVariance = ReferenceMath.TorchLog(variance);
-                        float std = ReferenceMath.TorchExp(0.5f * logVariance);
+                        float logVariance = SleefFloat.Log(variance);
+                        float std = SleefFloat.Exp(0.5f * logVariance);
                         ElementwiseOps.AddScaled(x, std, noise, x);
                         break;
                     }
@@ -365,7 +289,7 @@ public sealed class DDPMScheduler : SchedulerBase
                     break;
                 case "fixed_large_log":
                     // diffusers takes the square root of log(β_t) < 0 here, which is NaN.
-                    ElementwiseOps.AddScaled(x, MathF.Sqrt(ReferenceMath.TorchLog(currentBetaT)), noise, x);
+                    ElementwiseOps.AddScaled(x, MathF.Sqrt(SleefFloat.Log(currentBetaT)), noise, x);
                     break;
                 case "learned":
                     {
@@ -378,8 +302,8 @@ public sealed class DDPMScheduler : SchedulerBase
                     }
                 default: // learned_range
                     {
-                        float minLog = ReferenceMath.TorchLog(variance);
-                        float maxLog = ReferenceMath.TorchLog(currentBetaT);
+                        float minLog = SleefFloat.Log(variance);
+                        float maxLog = SleefFloat.Log(currentBetaT);
                         for (int i = 0; i < n; i++)
                         {
                             float sum = predictedVariance[i] + 1f;
@@ -388,7 +312,7 @@ public sealed class DDPMScheduler : SchedulerBase
                             float oneMinus = 1f - frac;
                             float lo = oneMinus * minLog;
                             float logVar = hi + lo;
-                            float std = ReferenceMath.TorchExp(0.5f * logVar);
+                            float std = SleefFloat.Exp(0.5f * logVar);
                             float scaled = std * noise[i];
                             x[i] += scaled;
                         }
@@ -454,14 +378,7 @@ public sealed class DDPMScheduler : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int t = (int)timestep;
-        if (t < 0 || t >= NumTrainTimesteps)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"timestep must be in [0, {NumTrainTimesteps - 1}].");
-        }
-        float a = _alphasCumprod[t];
-        ElementwiseOps.LinearCombination(MathF.Sqrt(a), originalSamples, MathF.Sqrt(1f - a), noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
     }
 }

@@ -20,9 +20,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
 {
     private const string Name = "DEISMultistepScheduler";
 
-    private readonly float[] _alphasCumprod;
-    private readonly float[] _sigmaTable;
-    private readonly float[] _logSigmaTable;
+    private readonly TrainingTables _tables;
     private readonly SolverHistory _history = new();
     private int _lowerOrderNums;
     private float[]? _scratch;
@@ -47,14 +45,11 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
         UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
         UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", VpSolverMath.Spacings);
+        TimestepSpacing = Options.String("timestep_spacing", "linspace", SpacedTimesteps.Names);
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
 
-        if ((UseBetaSigmas ? 1 : 0) + (UseExponentialSigmas ? 1 : 0) + (UseKarrasSigmas ? 1 : 0) > 1)
-        {
-            throw new ArgumentException($"{Name}: only one of 'use_beta_sigmas', 'use_exponential_sigmas' and 'use_karras_sigmas' can be true.", "use_karras_sigmas");
-        }
+        SigmaScheduleMath.CheckSigmaOptions(Name, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
         if (algorithmType != "deis")
         {
             UpdateConfig("algorithm_type", JsonValue.Create("deis"));
@@ -64,16 +59,10 @@ public sealed class DEISMultistepScheduler : SchedulerBase
             UpdateConfig("solver_type", JsonValue.Create("logrho"));
         }
 
-        _alphasCumprod = VpSolverMath.AlphasCumprod(Name, NumTrainTimesteps, BetaStart, BetaEnd, BetaSchedule, TrainedBetas, rescaleZeroSnr: false, clampTerminal: false);
-        _sigmaTable = VpSolverMath.SigmaTable(_alphasCumprod);
-        _logSigmaTable = VpSolverMath.LogTable(_sigmaTable);
+        _tables = new TrainingTables(BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false, clampTerminal: false));
         InitNoiseSigma = 1f;
-        TimestepValues = new float[NumTrainTimesteps];
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            TimestepValues[i] = NumTrainTimesteps - 1 - i;
-        }
-        SigmaValues = (float[])_sigmaTable.Clone();
+        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
+        SigmaValues = (float[])_tables.Sigmas.Clone();
         _history.Reset(SolverOrder);
     }
 
@@ -138,7 +127,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     public int StepsOffset { get; }
 
     /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
+    public ReadOnlySpan<float> AlphasCumprod => _tables.AlphasCumprod;
 
     /// <inheritdoc />
     public override bool HasIntegerTimesteps => true;
@@ -163,32 +152,32 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     public override void SetTimesteps(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        long[] timesteps = VpSolverMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        long[] timesteps = SpacedTimesteps.Solver(TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         float[] sigmaValues;
         if (UseKarrasSigmas)
         {
-            double[] sigmas = VpSolverMath.Karras(_sigmaTable[0], _sigmaTable[^1], numInferenceSteps);
-            timesteps = new long[sigmas.Length];
+            double[] sigmas = SigmaScheduleMath.Karras(_tables.Sigmas[0], _tables.Sigmas[^1], numInferenceSteps);
+            timesteps = _tables.RoundedTimestepsOf(sigmas);
             sigmaValues = new float[sigmas.Length + 1];
             for (int i = 0; i < sigmas.Length; i++)
             {
-                timesteps[i] = (long)NumpyOps.Round(VpSolverMath.SigmaToT(sigmas[i], _logSigmaTable));
                 sigmaValues[i] = (float)sigmas[i];
             }
             sigmaValues[^1] = sigmaValues[^2]; // DEIS repeats the last Karras sigma
         }
         else if (UseExponentialSigmas || UseBetaSigmas)
         {
-            throw new NotSupportedException($"{Name}: diffusers 0.31 cannot build a schedule with {(UseExponentialSigmas ? "use_exponential_sigmas" : "use_beta_sigmas")} (its set_timesteps fails); use use_karras_sigmas.");
+            throw VpSolverMath.UnbuildableSigmas(Name, UseExponentialSigmas, "use_karras_sigmas");
         }
         else
         {
             sigmaValues = new float[timesteps.Length + 1];
-            for (int i = 0; i < timesteps.Length; i++)
+            double[] sigmas = _tables.SigmasAt(timesteps);
+            for (int i = 0; i < sigmas.Length; i++)
             {
-                sigmaValues[i] = (float)VpSolverMath.InterpolateAtTimestep(timesteps[i], _sigmaTable);
+                sigmaValues[i] = (float)sigmas[i];
             }
-            sigmaValues[^1] = _sigmaTable[0];
+            sigmaValues[^1] = _tables.Sigmas[0];
         }
         SigmaValues = sigmaValues;
         TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
@@ -207,8 +196,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         {
             throw new InvalidOperationException($"{Name}: call SetTimesteps before Step.");
         }
-        StepIndex ??= BeginIndex ?? VpSolverMath.IndexForTimestep(timestep, TimestepValues);
-        int index = StepIndex.Value;
+        int index = EnsureSolverStepIndex(timestep);
         int count = TimestepValues.Length;
         if (index >= count)
         {
@@ -251,21 +239,10 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
         int n = sample.Length;
         Span<float> x0 = Rent(ref _scratch, n);
-        switch (PredictionType)
-        {
-            case "epsilon":
-                ElementwiseOps.SubtractScaledThenDivide(sample, sigmaT, modelOutput, alphaT, x0);
-                break;
-            case "sample":
-                modelOutput.CopyTo(x0);
-                break;
-            default: // v_prediction
-                ElementwiseOps.LinearCombination(alphaT, sample, -sigmaT, modelOutput, x0);
-                break;
-        }
+        VpSolverMath.PredictOriginalSample(PredictionType, alphaT, sigmaT, modelOutput, sample, x0);
         if (Thresholding)
         {
-            VpSolverMath.Threshold(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
+            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
         }
         ElementwiseOps.SubtractScaledThenDivide(sample, alphaT, x0, sigmaT, destination);
     }
@@ -356,10 +333,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int index = BeginIndex is null ? VpSolverMath.IndexForTimestep(timestep, TimestepValues) : StepIndex ?? BeginIndex.Value;
-        (float alpha, float sigma) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        ElementwiseOps.LinearCombination(alpha, originalSamples, sigma, noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
     }
 }

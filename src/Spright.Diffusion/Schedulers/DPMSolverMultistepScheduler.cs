@@ -23,10 +23,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
 {
     private const string Name = "DPMSolverMultistepScheduler";
 
-    private readonly float[] _alphasCumprod;
-    private readonly float[] _sigmaTable;
-    private readonly float[] _logSigmaTable;
-    private readonly float[] _lambdaTable;
+    private readonly TrainingTables _tables;
     private readonly SolverHistory _history = new();
     private int _lowerOrderNums;
     private float[]? _scratchA;
@@ -61,15 +58,12 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         FinalSigmasType = Options.String("final_sigmas_type", "zero", "zero", "sigma_min");
         LambdaMinClipped = Options.Double("lambda_min_clipped", double.NegativeInfinity);
         VarianceType = Options.NullableString("variance_type", null, VpSolverMath.VarianceTypes);
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", VpSolverMath.Spacings);
+        TimestepSpacing = Options.String("timestep_spacing", "linspace", SpacedTimesteps.Names);
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
         CompleteConfig();
 
-        if ((UseBetaSigmas ? 1 : 0) + (UseExponentialSigmas ? 1 : 0) + (UseKarrasSigmas ? 1 : 0) > 1)
-        {
-            throw new ArgumentException($"{Name}: only one of 'use_beta_sigmas', 'use_exponential_sigmas' and 'use_karras_sigmas' can be true.", "use_karras_sigmas");
-        }
+        SigmaScheduleMath.CheckSigmaOptions(Name, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
         // diffusers checks final_sigmas_type against the algorithm as given, before mapping "deis" to "dpmsolver++".
         if (!DpmSolverUpdates.IsDataPrediction(algorithmType) && FinalSigmasType == "zero")
         {
@@ -88,17 +82,10 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         AlgorithmType = algorithmType;
         SolverType = solverType;
 
-        _alphasCumprod = VpSolverMath.AlphasCumprod(Name, NumTrainTimesteps, BetaStart, BetaEnd, BetaSchedule, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true);
-        _sigmaTable = VpSolverMath.SigmaTable(_alphasCumprod);
-        _logSigmaTable = VpSolverMath.LogTable(_sigmaTable);
-        _lambdaTable = VpSolverMath.LambdaTable(_alphasCumprod);
+        _tables = new TrainingTables(BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true));
         InitNoiseSigma = 1f;
-        TimestepValues = new float[NumTrainTimesteps];
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            TimestepValues[i] = NumTrainTimesteps - 1 - i;
-        }
-        SigmaValues = (float[])_sigmaTable.Clone();
+        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
+        SigmaValues = (float[])_tables.Sigmas.Clone();
         _history.Reset(SolverOrder);
     }
 
@@ -183,7 +170,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
     public bool RescaleBetasZeroSnr { get; }
 
     /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
+    public ReadOnlySpan<float> AlphasCumprod => _tables.AlphasCumprod;
 
     /// <summary>How many lower-order warm-up steps have run (diffusers' <c>lower_order_nums</c>).</summary>
     public int LowerOrderNums => _lowerOrderNums;
@@ -213,31 +200,31 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         if (!UseKarrasSigmas && !UseLuLambdas && (UseExponentialSigmas || UseBetaSigmas))
         {
-            throw new NotSupportedException($"{Name}: diffusers 0.31 cannot build a schedule with {(UseExponentialSigmas ? "use_exponential_sigmas" : "use_beta_sigmas")} (set_timesteps passes num_inference_steps=None); use use_karras_sigmas or use_lu_lambdas.");
+            throw VpSolverMath.UnbuildableSigmas(Name, UseExponentialSigmas, "use_karras_sigmas or use_lu_lambdas");
         }
-        int clipped = VpSolverMath.ClippedCount(_lambdaTable, LambdaMinClipped);
+        int clipped = VpSolverMath.ClippedCount(_tables.Lambdas, LambdaMinClipped);
         int lastTimestep = NumTrainTimesteps - clipped;
-        long[] timesteps = VpSolverMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, lastTimestep, numInferenceSteps, StepsOffset);
+        long[] timesteps = SpacedTimesteps.Solver(TimestepSpacing, NumTrainTimesteps, lastTimestep, numInferenceSteps, StepsOffset);
 
         double[] sigmas;
         if (UseKarrasSigmas)
         {
-            sigmas = VpSolverMath.Karras(_sigmaTable[0], _sigmaTable[^1], numInferenceSteps);
-            timesteps = SigmasToTimesteps(sigmas);
+            sigmas = SigmaScheduleMath.Karras(_tables.Sigmas[0], _tables.Sigmas[^1], numInferenceSteps);
+            timesteps = _tables.RoundedTimestepsOf(sigmas);
         }
         else if (UseLuLambdas)
         {
-            double[] lambdas = VpSolverMath.Lu(_logSigmaTable[0], _logSigmaTable[^1], numInferenceSteps);
+            double[] lambdas = SigmaScheduleMath.Lu(_tables.LogSigmas[0], _tables.LogSigmas[^1], numInferenceSteps);
             sigmas = new double[lambdas.Length];
             for (int i = 0; i < sigmas.Length; i++)
             {
                 sigmas[i] = Math.Exp(lambdas[i]);
             }
-            timesteps = SigmasToTimesteps(sigmas);
+            timesteps = _tables.RoundedTimestepsOf(sigmas);
         }
         else
         {
-            sigmas = InterpolatedSigmas(timesteps);
+            sigmas = _tables.SigmasAt(timesteps);
         }
         Apply(timesteps, sigmas);
     }
@@ -261,32 +248,12 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             throw new ArgumentException($"{Name}: custom timesteps cannot be used with {conflicting} = true.", nameof(timesteps));
         }
         long[] ts = VpSolverMath.CustomTimesteps(timesteps);
-        Apply(ts, InterpolatedSigmas(ts));
-    }
-
-    private long[] SigmasToTimesteps(double[] sigmas)
-    {
-        var timesteps = new long[sigmas.Length];
-        for (int i = 0; i < sigmas.Length; i++)
-        {
-            timesteps[i] = (long)NumpyOps.Round(VpSolverMath.SigmaToT(sigmas[i], _logSigmaTable));
-        }
-        return timesteps;
-    }
-
-    private double[] InterpolatedSigmas(long[] timesteps)
-    {
-        var sigmas = new double[timesteps.Length];
-        for (int i = 0; i < sigmas.Length; i++)
-        {
-            sigmas[i] = VpSolverMath.InterpolateAtTimestep(timesteps[i], _sigmaTable);
-        }
-        return sigmas;
+        Apply(ts, _tables.SigmasAt(ts));
     }
 
     private void Apply(long[] timesteps, double[] sigmas)
     {
-        float sigmaLast = FinalSigmasType == "sigma_min" ? _sigmaTable[0] : 0f;
+        float sigmaLast = FinalSigmasType == "sigma_min" ? _tables.Sigmas[0] : 0f;
         var sigmaValues = new float[sigmas.Length + 1];
         for (int i = 0; i < sigmas.Length; i++)
         {
@@ -311,8 +278,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         {
             throw new InvalidOperationException($"{Name}: call SetTimesteps before Step.");
         }
-        StepIndex ??= BeginIndex ?? VpSolverMath.IndexForTimestep(timestep, TimestepValues);
-        int index = StepIndex.Value;
+        int index = EnsureSolverStepIndex(timestep);
         int count = TimestepValues.Length;
         if (index >= count)
         {
@@ -396,7 +362,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         float h0 = lambdaS0 - lambdaS1;
         float r0 = h0 / h;
         float[] d1 = Rent(ref _scratchA, x.Length);
-        SolverKernels.ScaledDifference(1f / r0, m0, m1, d1);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
         bool midpoint = SolverType == "midpoint";
         switch (AlgorithmType)
         {
@@ -405,7 +371,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float a = sigmaT / sigmaS0;
                     float b = alphaT * (SleefFloat.Exp(-h) - 1f);
                     float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
-                    SolverKernels.Combine(a, x, -b, m0, c, d1, x);
+                    ElementwiseOps.LinearCombination(a, x, -b, m0, c, d1, x);
                     break;
                 }
             case "dpmsolver":
@@ -413,7 +379,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float a = alphaT / alphaS0;
                     float b = sigmaT * (SleefFloat.Exp(h) - 1f);
                     float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
-                    SolverKernels.Combine(a, x, -b, m0, -c, d1, x);
+                    ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, x);
                     break;
                 }
             case "sde-dpmsolver++":
@@ -423,7 +389,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float b = alphaT * (1f - e2);
                     float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
                     float d = sigmaT * MathF.Sqrt(1f - e2);
-                    SolverKernels.Combine(a, x, b, m0, c, d1, d, noise, x);
+                    ElementwiseOps.LinearCombination(a, x, b, m0, c, d1, d, noise, x);
                     break;
                 }
             default: // sde-dpmsolver
@@ -433,7 +399,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                     float b = 2f * e;
                     float c = midpoint ? e : 2f * (sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f));
                     float d = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
-                    SolverKernels.Combine(a, x, -b, m0, -c, d1, d, noise, x);
+                    ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, d, noise, x);
                     break;
                 }
         }
@@ -462,8 +428,8 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         float[] d1 = Rent(ref _scratchA, n);   // D1_0, then D1
         float[] diff = Rent(ref _scratchB, n); // D1_1, then D1_0 − D1_1
         float[] d2 = Rent(ref _scratchC, n);
-        SolverKernels.ScaledDifference(1f / r0, m0, m1, d1);
-        SolverKernels.ScaledDifference(1f / r1, m1, m2, diff);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
+        ElementwiseOps.ScaledDifference(1f / r1, m1, m2, diff);
         TensorPrimitives.Subtract(d1, diff, diff);
         float rSum = r0 + r1;
         TensorPrimitives.Multiply(diff, 1f / rSum, d2);
@@ -475,7 +441,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             float b = alphaT * em;
             float c = alphaT * (em / h + 1f);
             float d = alphaT * ((em + h) / (h * h) - 0.5f);
-            SolverKernels.Combine(a, x, -b, m0, c, d1, -d, d2, x);
+            ElementwiseOps.LinearCombination(a, x, -b, m0, c, d1, -d, d2, x);
         }
         else
         {
@@ -484,17 +450,14 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             float b = sigmaT * ep;
             float c = sigmaT * (ep / h - 1f);
             float d = sigmaT * ((ep - h) / (h * h) - 0.5f);
-            SolverKernels.Combine(a, x, -b, m0, -c, d1, -d, d2, x);
+            ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, -d, d2, x);
         }
     }
 
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int index = BeginIndex is null ? VpSolverMath.IndexForTimestep(timestep, TimestepValues) : StepIndex ?? BeginIndex.Value;
-        (float alpha, float sigma) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        ElementwiseOps.LinearCombination(alpha, originalSamples, sigma, noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
     }
 }

@@ -25,10 +25,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
 {
     private const string Name = "DPMSolverSinglestepScheduler";
 
-    private readonly float[] _alphasCumprod;
-    private readonly float[] _sigmaTable;
-    private readonly float[] _logSigmaTable;
-    private readonly float[] _lambdaTable;
+    private readonly TrainingTables _tables;
     private readonly SolverHistory _history = new();
     private int[] _orderList = [];
     private float[]? _segmentStart;
@@ -65,10 +62,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         VarianceType = Options.NullableString("variance_type", null, VpSolverMath.VarianceTypes);
         CompleteConfig();
 
-        if ((UseBetaSigmas ? 1 : 0) + (UseExponentialSigmas ? 1 : 0) + (UseKarrasSigmas ? 1 : 0) > 1)
-        {
-            throw new ArgumentException($"{Name}: only one of 'use_beta_sigmas', 'use_exponential_sigmas' and 'use_karras_sigmas' can be true.", "use_karras_sigmas");
-        }
+        SigmaScheduleMath.CheckSigmaOptions(Name, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
         if (!DpmSolverUpdates.IsDataPrediction(algorithmType) && FinalSigmasType == "zero")
         {
             throw new ArgumentException($"{Name} option 'final_sigmas_type' \"zero\" is not supported with algorithm_type \"{algorithmType}\"; use \"sigma_min\" (\"zero\" needs \"dpmsolver++\" or \"sde-dpmsolver++\").", "final_sigmas_type");
@@ -92,17 +86,10 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             SetLowerOrderFinal();
         }
 
-        _alphasCumprod = VpSolverMath.AlphasCumprod(Name, NumTrainTimesteps, BetaStart, BetaEnd, BetaSchedule, TrainedBetas, rescaleZeroSnr: false, clampTerminal: false);
-        _sigmaTable = VpSolverMath.SigmaTable(_alphasCumprod);
-        _logSigmaTable = VpSolverMath.LogTable(_sigmaTable);
-        _lambdaTable = VpSolverMath.LambdaTable(_alphasCumprod);
+        _tables = new TrainingTables(BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false, clampTerminal: false));
         InitNoiseSigma = 1f;
-        TimestepValues = new float[NumTrainTimesteps];
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            TimestepValues[i] = NumTrainTimesteps - 1 - i;
-        }
-        SigmaValues = (float[])_sigmaTable.Clone();
+        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
+        SigmaValues = (float[])_tables.Sigmas.Clone();
         _history.Reset(SolverOrder);
     }
 
@@ -171,7 +158,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     public string? VarianceType { get; }
 
     /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
+    public ReadOnlySpan<float> AlphasCumprod => _tables.AlphasCumprod;
 
     /// <summary>The solver order of every step of the current schedule (diffusers' <c>order_list</c>).</summary>
     public IReadOnlyList<int> OrderList => _orderList;
@@ -268,25 +255,18 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         RejectUnusableSigmas();
-        int clipped = VpSolverMath.ClippedCount(_lambdaTable, LambdaMinClipped);
-        double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1 - clipped, numInferenceSteps + 1);
-        var timesteps = new long[numInferenceSteps];
-        for (int i = 0; i < numInferenceSteps; i++)
-        {
-            timesteps[i] = (long)NumpyOps.Round(lin[numInferenceSteps - i]);
-        }
+        int clipped = VpSolverMath.ClippedCount(_tables.Lambdas, LambdaMinClipped);
+        // Always evenly spaced (this class has no timestep_spacing option).
+        long[] timesteps = SpacedTimesteps.Solver("linspace", NumTrainTimesteps, NumTrainTimesteps - clipped, numInferenceSteps, 0);
         double[] sigmas;
         if (UseKarrasSigmas)
         {
-            sigmas = VpSolverMath.Karras(_sigmaTable[0], _sigmaTable[^1], numInferenceSteps);
-            for (int i = 0; i < sigmas.Length; i++)
-            {
-                timesteps[i] = (long)NumpyOps.Round(VpSolverMath.SigmaToT(sigmas[i], _logSigmaTable));
-            }
+            sigmas = SigmaScheduleMath.Karras(_tables.Sigmas[0], _tables.Sigmas[^1], numInferenceSteps);
+            timesteps = _tables.RoundedTimestepsOf(sigmas);
         }
         else
         {
-            sigmas = InterpolatedSigmas(timesteps);
+            sigmas = _tables.SigmasAt(timesteps);
         }
         Apply(numInferenceSteps, timesteps, sigmas);
     }
@@ -310,25 +290,15 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             throw new ArgumentException($"{Name}: custom timesteps cannot be used with {conflicting} = true.", nameof(timesteps));
         }
         long[] ts = VpSolverMath.CustomTimesteps(timesteps);
-        Apply(ts.Length, ts, InterpolatedSigmas(ts));
+        Apply(ts.Length, ts, _tables.SigmasAt(ts));
     }
 
     private void RejectUnusableSigmas()
     {
         if (!UseKarrasSigmas && (UseExponentialSigmas || UseBetaSigmas))
         {
-            throw new NotSupportedException($"{Name}: diffusers 0.31 cannot build a schedule with {(UseExponentialSigmas ? "use_exponential_sigmas" : "use_beta_sigmas")} (its set_timesteps fails); use use_karras_sigmas.");
+            throw VpSolverMath.UnbuildableSigmas(Name, UseExponentialSigmas, "use_karras_sigmas");
         }
-    }
-
-    private double[] InterpolatedSigmas(long[] timesteps)
-    {
-        var sigmas = new double[timesteps.Length];
-        for (int i = 0; i < sigmas.Length; i++)
-        {
-            sigmas[i] = VpSolverMath.InterpolateAtTimestep(timesteps[i], _sigmaTable);
-        }
-        return sigmas;
     }
 
     private void Apply(int steps, long[] timesteps, double[] sigmas)
@@ -338,7 +308,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         {
             sigmaValues[i] = (float)sigmas[i];
         }
-        sigmaValues[^1] = FinalSigmasType == "sigma_min" ? _sigmaTable[0] : 0f;
+        sigmaValues[^1] = FinalSigmasType == "sigma_min" ? _tables.Sigmas[0] : 0f;
         SigmaValues = sigmaValues;
         TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
         NumInferenceSteps = steps;
@@ -378,8 +348,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         {
             throw new NotSupportedException($"{Name}: diffusers 0.31 fails on thresholding with algorithm_type \"dpmsolver\"; use \"dpmsolver++\".");
         }
-        StepIndex ??= BeginIndex ?? VpSolverMath.IndexForTimestep(timestep, TimestepValues);
-        int index = StepIndex.Value;
+        int index = EnsureSolverStepIndex(timestep);
         if (index >= _orderList.Length)
         {
             throw new InvalidOperationException($"{Name}: all {_orderList.Length} steps have run; call SetTimesteps again.");
@@ -473,7 +442,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         float h0 = lambdaS0 - lambdaS1;
         float r0 = h0 / h;
         float[] d1 = Rent(ref _scratchA, x.Length);
-        SolverKernels.ScaledDifference(1f / r0, m0, m1, d1);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
         bool midpoint = SolverType == "midpoint";
         switch (AlgorithmType)
         {
@@ -482,7 +451,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
                     float a = sigmaT / sigmaS1;
                     float b = alphaT * (SleefFloat.Exp(-h) - 1f);
                     float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
-                    SolverKernels.Combine(a, start, -b, m1, c, d1, x);
+                    ElementwiseOps.LinearCombination(a, start, -b, m1, c, d1, x);
                     break;
                 }
             case "dpmsolver":
@@ -490,7 +459,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
                     float a = alphaT / alphaS1;
                     float b = sigmaT * (SleefFloat.Exp(h) - 1f);
                     float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
-                    SolverKernels.Combine(a, start, -b, m1, -c, d1, x);
+                    ElementwiseOps.LinearCombination(a, start, -b, m1, -c, d1, x);
                     break;
                 }
             default: // sde-dpmsolver++
@@ -500,7 +469,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
                     float b = alphaT * (1f - e2);
                     float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
                     float d = sigmaT * MathF.Sqrt(1f - e2);
-                    SolverKernels.Combine(a, start, b, m1, c, d1, d, noise, x);
+                    ElementwiseOps.LinearCombination(a, start, b, m1, c, d1, d, noise, x);
                     break;
                 }
         }
@@ -528,8 +497,8 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         int n = x.Length;
         float[] d10 = Rent(ref _scratchA, n);
         float[] d11 = Rent(ref _scratchB, n);
-        SolverKernels.ScaledDifference(1f / r1, m1, m2, d10);
-        SolverKernels.ScaledDifference(1f / r0, m0, m2, d11);
+        ElementwiseOps.ScaledDifference(1f / r1, m1, m2, d10);
+        ElementwiseOps.ScaledDifference(1f / r0, m0, m2, d11);
         bool midpoint = SolverType == "midpoint";
         float[]? d1 = null;
         float[]? d2 = null;
@@ -553,12 +522,12 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             float c = alphaT * (em / h + 1f);
             if (midpoint)
             {
-                SolverKernels.Combine(a, start, -b, m2, c, d11, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, c, d11, x);
             }
             else
             {
                 float d = alphaT * ((em + h) / (h * h) - 0.5f);
-                SolverKernels.Combine(a, start, -b, m2, c, d1!, -d, d2!, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, c, d1!, -d, d2!, x);
             }
         }
         else
@@ -569,12 +538,12 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             float c = sigmaT * (ep / h - 1f);
             if (midpoint)
             {
-                SolverKernels.Combine(a, start, -b, m2, -c, d11, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, -c, d11, x);
             }
             else
             {
                 float d = sigmaT * ((ep - h) / (h * h) - 0.5f);
-                SolverKernels.Combine(a, start, -b, m2, -c, d1!, -d, d2!, x);
+                ElementwiseOps.LinearCombination(a, start, -b, m2, -c, d1!, -d, d2!, x);
             }
         }
     }
@@ -582,10 +551,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int index = BeginIndex is null ? VpSolverMath.IndexForTimestep(timestep, TimestepValues) : StepIndex ?? BeginIndex.Value;
-        (float alpha, float sigma) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        ElementwiseOps.LinearCombination(alpha, originalSamples, sigma, noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
     }
 }

@@ -26,18 +26,7 @@ internal static class DpmSolverUpdates
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
         if (IsDataPrediction(algorithmType))
         {
-            switch (predictionType)
-            {
-                case "epsilon":
-                    ElementwiseOps.SubtractScaledThenDivide(sample, sigmaT, modelOutput, alphaT, destination);
-                    break;
-                case "sample":
-                    modelOutput.CopyTo(destination);
-                    break;
-                default: // v_prediction
-                    ElementwiseOps.LinearCombination(alphaT, sample, -sigmaT, modelOutput, destination);
-                    break;
-            }
+            VpSolverMath.PredictOriginalSample(predictionType, alphaT, sigmaT, modelOutput, sample, destination);
             if (threshold.Enabled)
             {
                 threshold.Apply(destination);
@@ -45,20 +34,10 @@ internal static class DpmSolverUpdates
             return;
         }
 
-        switch (predictionType)
-        {
-            case "epsilon":
-                modelOutput.CopyTo(destination);
-                break;
-            case "sample":
-                ElementwiseOps.SubtractScaledThenDivide(sample, alphaT, modelOutput, sigmaT, destination);
-                break;
-            default: // v_prediction
-                ElementwiseOps.LinearCombination(alphaT, modelOutput, sigmaT, sample, destination);
-                break;
-        }
+        VpSolverMath.PredictEpsilon(predictionType, alphaT, sigmaT, modelOutput, sample, destination);
         if (threshold.Enabled)
         {
+            // ε → x₀, threshold, → ε again.
             Span<float> x0 = threshold.Workspace;
             ElementwiseOps.SubtractScaledThenDivide(sample, sigmaT, destination, alphaT, x0);
             threshold.Apply(x0);
@@ -97,7 +76,7 @@ internal static class DpmSolverUpdates
                     float a = sigmaT / sigmaS * SleefFloat.Exp(-h);
                     float b = alphaT * (1f - e2);
                     float c = sigmaT * MathF.Sqrt(1f - e2);
-                    SolverKernels.Combine(a, sample, b, modelOutput, c, noise, destination);
+                    ElementwiseOps.LinearCombination(a, sample, b, modelOutput, c, noise, destination);
                     break;
                 }
             default: // sde-dpmsolver
@@ -105,7 +84,7 @@ internal static class DpmSolverUpdates
                     float a = alphaT / alphaS;
                     float b = 2f * (sigmaT * (SleefFloat.Exp(h) - 1f));
                     float c = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
-                    SolverKernels.Combine(a, sample, -b, modelOutput, c, noise, destination);
+                    ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, c, noise, destination);
                     break;
                 }
         }
@@ -140,11 +119,11 @@ internal static class DpmSolverUpdates
             }
             return modelOutput.AsSpan();
         }
-        int[] shape = modelOutput.Shape();
-        int[] sampleShape = sample.Shape();
+        ReadOnlySpan<nint> shape = modelOutput.Lengths;
+        ReadOnlySpan<nint> sampleShape = sample.Lengths;
         if (shape.Length < 2 || sampleShape.Length != shape.Length || shape[1] < 3 || sampleShape[1] != 3 || sampleShape[0] != shape[0])
         {
-            throw new ArgumentException($"{className} with a learned variance takes model_output[:, :3] as the mean: the model output needs at least 3 channels and the sample exactly 3 (got [{string.Join(", ", shape)}] and [{string.Join(", ", sampleShape)}]).", nameof(modelOutput));
+            throw new ArgumentException($"{className} with a learned variance takes model_output[:, :3] as the mean: the model output needs at least 3 channels and the sample exactly 3 (got [{string.Join(", ", shape.ToArray())}] and [{string.Join(", ", sampleShape.ToArray())}]).", nameof(modelOutput));
         }
         int spatial = 1;
         for (int i = 2; i < shape.Length; i++)
@@ -153,49 +132,14 @@ internal static class DpmSolverUpdates
             {
                 throw new ArgumentException("The model output and the sample differ in their spatial dimensions.", nameof(modelOutput));
             }
-            spatial *= shape[i];
+            spatial *= (int)shape[i];
         }
         int length = checked((int)sample.FlattenedLength);
         if (scratch is null || scratch.Length != length)
         {
             scratch = new float[length];
         }
-        MeanChannels(modelOutput.AsSpan(), shape[0], shape[1], spatial, scratch);
+        MeanChannels(modelOutput.AsSpan(), (int)shape[0], (int)shape[1], spatial, scratch);
         return scratch;
     }
-}
-
-/// <summary>Dynamic-thresholding settings plus the scratch it needs, passed by reference into the conversions.</summary>
-internal readonly ref struct ThresholdSettings
-{
-    private readonly Span<float> _sortScratch;
-
-    /// <summary>Creates settings; <paramref name="enabled"/> false turns every call into a no-op.</summary>
-    public ThresholdSettings(bool enabled, int batchSize, float ratio, float sampleMaxValue, Span<float> sortScratch, Span<float> workspace)
-    {
-        Enabled = enabled;
-        BatchSize = batchSize;
-        Ratio = ratio;
-        SampleMaxValue = sampleMaxValue;
-        _sortScratch = sortScratch;
-        Workspace = workspace;
-    }
-
-    /// <summary>Whether thresholding is on.</summary>
-    public bool Enabled { get; }
-
-    /// <summary>The batch size (first dimension).</summary>
-    public int BatchSize { get; }
-
-    /// <summary><c>dynamic_thresholding_ratio</c>.</summary>
-    public float Ratio { get; }
-
-    /// <summary><c>sample_max_value</c>.</summary>
-    public float SampleMaxValue { get; }
-
-    /// <summary>A sample-sized buffer for conversions that threshold an intermediate x₀.</summary>
-    public Span<float> Workspace { get; }
-
-    /// <summary>Thresholds <paramref name="x0"/> in place.</summary>
-    public void Apply(Span<float> x0) => VpSolverMath.Threshold(x0, BatchSize, Ratio, SampleMaxValue, _sortScratch);
 }

@@ -7,15 +7,16 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 internal static class DynamicThresholding
 {
-    /// <summary>Applies the threshold in place to <paramref name="x0"/>, whose first dimension is the batch.</summary>
-    public static void Apply(Span<float> x0, int batchSize, float ratio, float sampleMaxValue)
+    /// <summary>Applies the threshold in place to <paramref name="x0"/>, whose first dimension is the batch;
+    /// <paramref name="scratch"/> holds at least one batch item.</summary>
+    public static void Apply(Span<float> x0, int batchSize, float ratio, float sampleMaxValue, Span<float> scratch)
     {
         if (batchSize <= 0 || x0.Length % batchSize != 0)
         {
             throw new ArgumentException($"Cannot split {x0.Length} elements into {batchSize} batch items.", nameof(batchSize));
         }
         int n = x0.Length / batchSize;
-        float[] sorted = new float[n];
+        Span<float> sorted = scratch[..n];
         for (int b = 0; b < batchSize; b++)
         {
             Span<float> row = x0.Slice(b * n, n);
@@ -23,7 +24,7 @@ internal static class DynamicThresholding
             {
                 sorted[i] = MathF.Abs(row[i]);
             }
-            Array.Sort(sorted);
+            sorted.Sort();
             float s = Quantile(sorted, ratio);
             s = Math.Clamp(s, 1f, sampleMaxValue);
             for (int i = 0; i < n; i++)
@@ -46,4 +47,39 @@ internal static class DynamicThresholding
             ? MathF.FusedMultiplyAdd(weight, end - start, start)
             : end - (end - start) * (1f - weight);
     }
+}
+
+/// <summary>Dynamic-thresholding settings plus the scratch they need, passed into the model-output conversions.</summary>
+internal readonly ref struct ThresholdSettings
+{
+    private readonly Span<float> _sortScratch;
+
+    /// <summary>Creates settings; <paramref name="enabled"/> false turns every call into a no-op.</summary>
+    public ThresholdSettings(bool enabled, int batchSize, float ratio, float sampleMaxValue, Span<float> sortScratch, Span<float> workspace)
+    {
+        Enabled = enabled;
+        BatchSize = batchSize;
+        Ratio = ratio;
+        SampleMaxValue = sampleMaxValue;
+        _sortScratch = sortScratch;
+        Workspace = workspace;
+    }
+
+    /// <summary>Whether thresholding is on.</summary>
+    public bool Enabled { get; }
+
+    /// <summary>The batch size (first dimension).</summary>
+    public int BatchSize { get; }
+
+    /// <summary><c>dynamic_thresholding_ratio</c>.</summary>
+    public float Ratio { get; }
+
+    /// <summary><c>sample_max_value</c>.</summary>
+    public float SampleMaxValue { get; }
+
+    /// <summary>A sample-sized buffer for conversions that threshold an intermediate x₀.</summary>
+    public Span<float> Workspace { get; }
+
+    /// <summary>Thresholds <paramref name="x0"/> in place.</summary>
+    public void Apply(Span<float> x0) => DynamicThresholding.Apply(x0, BatchSize, Ratio, SampleMaxValue, _sortScratch);
 }

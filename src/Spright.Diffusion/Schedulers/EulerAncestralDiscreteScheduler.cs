@@ -31,12 +31,7 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaSchedulerBase
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
         CompleteConfig();
 
-        float[] alphasCumprod = AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
-        if (RescaleBetasZeroSnr)
-        {
-            alphasCumprod[^1] = 1f / (1 << 24);
-        }
-        SetAlphasCumprod(alphasCumprod);
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true));
 
         var sigmas = new float[NumTrainTimesteps + 1];
         var timesteps = new float[NumTrainTimesteps];
@@ -105,7 +100,7 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] timesteps = SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] timesteps = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         double[] interpolated = InterpolateSigmas(timesteps);
         var sigmas = new float[interpolated.Length + 1];
         for (int i = 0; i < interpolated.Length; i++)
@@ -157,7 +152,7 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaSchedulerBase
         float sigmaUp = MathF.Sqrt(upSquared);
         float sigmaDown = MathF.Sqrt(toSquared - sigmaUp * sigmaUp);
 
-        SchedulerKernels.DifferenceQuotient(x, x0, sigma, scratch);
+        ElementwiseOps.DifferenceQuotient(x, x0, sigma, scratch);
         float dt = sigmaDown - sigma;
         ElementwiseOps.AddScaled(x, dt, scratch, x);
 

@@ -38,14 +38,9 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
         FinalSigmasType = Options.String("final_sigmas_type", "zero", "zero", "sigma_min");
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        float[] alphasCumprod = AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
-        if (RescaleBetasZeroSnr)
-        {
-            alphasCumprod[^1] = 1f / (1 << 24); // diffusers: 2**-24 so that the last σ stays finite
-        }
-        SetAlphasCumprod(alphasCumprod);
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true));
 
         // Before set_timesteps: every training timestep, largest σ first.
         var sigmas = new float[NumTrainTimesteps + 1];
@@ -141,7 +136,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] timesteps = SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] timesteps = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         BuildFromTimesteps(timesteps);
     }
 
@@ -199,13 +194,13 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         else
         {
             // log_linear: torch.linspace(log σ[-1], log σ[0], n + 1).exp() over the training sigmas.
-            float logMax = ReferenceMath.NumpyLog(TrainSigmas[^1]);
-            float logMin = ReferenceMath.NumpyLog(TrainSigmas[0]);
+            float logMax = NumpyFloat32.Log(TrainSigmas[^1]);
+            float logMin = NumpyFloat32.Log(TrainSigmas[0]);
             float[] lin = BetaSchedules.LinspaceFloat32(logMax, logMin, NumInferenceSteps + 1);
             sigmas = new double[lin.Length];
             for (int i = 0; i < lin.Length; i++)
             {
-                sigmas[i] = ReferenceMath.TorchExp(lin[i]);
+                sigmas[i] = SleefFloat.Exp(lin[i]);
             }
             f32 = true;
         }
@@ -317,7 +312,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         PredictOriginalSample(PredictionType, mo, x, PredictionType == "epsilon" ? sigmaHat : sigma, x0);
 
         // derivative = (x − x₀)/σ̂; prev = x + derivative·(σ_next − σ̂)
-        SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, scratch);
+        ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, scratch);
         float dt = SigmaValues[index + 1] - sigmaHat;
         ElementwiseOps.AddScaled(x, dt, scratch, x);
 

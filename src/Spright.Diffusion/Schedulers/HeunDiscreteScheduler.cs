@@ -37,9 +37,9 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
         TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        SetAlphasCumprod(AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
         // diffusers calls set_timesteps(num_train_timesteps) in the constructor.
         SetTimesteps(NumTrainTimesteps);
     }
@@ -116,7 +116,7 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        Build(SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset));
+        Build(SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset));
     }
 
     /// <inheritdoc />
@@ -197,7 +197,7 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
 
         if (firstOrder)
         {
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, derivative);
             float dt = sigmaNext - sigmaHat;
             derivative.CopyTo(Rent(ref _prevDerivative, n));
             x.CopyTo(Rent(ref _storedSample, n));
@@ -210,8 +210,8 @@ public sealed class HeunDiscreteScheduler : SigmaSchedulerBase
             {
                 throw new InvalidOperationException($"{ClassName}: the second-order step needs the first-order step's state for a sample of the same size.");
             }
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaNext, derivative);
-            SchedulerKernels.Average(_prevDerivative, derivative, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaNext, derivative);
+            ElementwiseOps.Average(_prevDerivative, derivative, derivative);
             float dt = _dt!.Value;
             _dt = null;
             ElementwiseOps.AddScaled(_storedSample, dt, derivative, x);

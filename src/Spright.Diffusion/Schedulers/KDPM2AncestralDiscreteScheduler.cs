@@ -36,9 +36,9 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
         TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        SetAlphasCumprod(AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
         SetTimesteps(NumTrainTimesteps);
     }
 
@@ -117,7 +117,7 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] spaced = SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] spaced = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         SigmaScheduleParts parts = Respace(InterpolateSigmas(spaced), false, Array.ConvertAll(spaced, x => (double)x),
             SpacingOf(UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas), numInferenceSteps,
             ConfigNumber("sigma_min"), ConfigNumber("sigma_max"), roundKarrasTimesteps: true);
@@ -145,7 +145,7 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
         down[count - 1] = 0f;
         for (int i = 0; i < count; i++)
         {
-            interpol[i] = KDPM2Math.LogMidpoint(sigmas[i], down[i]);
+            interpol[i] = SigmaScheduleMath.LogMidpoint(sigmas[i], down[i]);
         }
         interpol[count - 1] = 0f;
         if (count >= 2)
@@ -215,7 +215,7 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
 
         if (firstOrder)
         {
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, derivative);
             float dt = sigmaInterpol - sigmaHat;
             x.CopyTo(Rent(ref _storedSample, n));
             _hasStoredSample = true;
@@ -228,7 +228,7 @@ public sealed class KDPM2AncestralDiscreteScheduler : SigmaSchedulerBase
                 throw new InvalidOperationException($"{ClassName}: the second-order step needs the first-order step's sample of the same size.");
             }
             float sigmaDown = _sigmasDown[k];
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
             float dt = sigmaDown - sigmaHat;
             _hasStoredSample = false;
             ElementwiseOps.AddScaled(_storedSample, dt, derivative, x);

@@ -35,9 +35,9 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
         TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        SetAlphasCumprod(AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
         SetTimesteps(NumTrainTimesteps);
     }
 
@@ -110,7 +110,7 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] spaced = SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] spaced = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         SigmaScheduleParts parts = Respace(InterpolateSigmas(spaced), false, Array.ConvertAll(spaced, x => (double)x),
             SpacingOf(UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas), numInferenceSteps,
             ConfigNumber("sigma_min"), ConfigNumber("sigma_max"), roundKarrasTimesteps: true);
@@ -126,7 +126,7 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
         var interpol = new float[count];
         for (int i = 0; i < count; i++)
         {
-            interpol[i] = KDPM2Math.LogMidpoint(sigmas[i], sigmas[(i - 1 + count) % count]);
+            interpol[i] = SigmaScheduleMath.LogMidpoint(sigmas[i], sigmas[(i - 1 + count) % count]);
         }
 
         SigmaValues = SigmaScheduleMath.RepeatInterleaveTail(sigmas, appendLast: true);
@@ -193,7 +193,7 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
 
         if (firstOrder)
         {
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaHat, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, derivative);
             float dt = sigmaInterpol - sigmaHat;
             x.CopyTo(Rent(ref _storedSample, n));
             _hasStoredSample = true;
@@ -205,7 +205,7 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
             {
                 throw new InvalidOperationException($"{ClassName}: the second-order step needs the first-order step's sample of the same size.");
             }
-            SchedulerKernels.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
+            ElementwiseOps.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
             float dt = sigmaNext - sigmaHat;
             _hasStoredSample = false;
             ElementwiseOps.AddScaled(_storedSample, dt, derivative, x);
@@ -213,20 +213,5 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
 
         StepIndex = index + 1;
         return new SchedulerOutput(sample, predOriginalTensor);
-    }
-}
-
-/// <summary>Float32 helpers shared by the KDPM2 schedulers.</summary>
-internal static class KDPM2Math
-{
-    /// <summary>torch <c>a.log().lerp(b.log(), 0.5).exp()</c> for one element (lerp with weight ≥ 0.5 is
-    /// <c>end − (end − self)·(1 − w)</c>).</summary>
-    public static float LogMidpoint(float a, float b)
-    {
-        float logA = ReferenceMath.TorchLog(a);
-        float logB = ReferenceMath.TorchLog(b);
-        float diff = logB - logA;
-        float half = diff * 0.5f;
-        return ReferenceMath.TorchExp(logB - half);
     }
 }

@@ -43,19 +43,15 @@ public sealed class LCMScheduler : SchedulerBase
         Thresholding = Options.Bool("thresholding", false);
         DynamicThresholdingRatio = Options.Double("dynamic_thresholding_ratio", 0.995, min: 0, max: 1);
         SampleMaxValue = Options.Double("sample_max_value", 1.0, min: 0);
-        TimestepSpacing = Options.String("timestep_spacing", "leading", VpSolverMath.Spacings);
+        TimestepSpacing = Options.String("timestep_spacing", "leading", SpacedTimesteps.Names);
         TimestepScaling = Options.Double("timestep_scaling", 10.0);
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
         CompleteConfig();
 
-        _alphasCumprod = VpSolverMath.AlphasCumprod(Name, NumTrainTimesteps, BetaStart, BetaEnd, BetaSchedule, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: false);
+        _alphasCumprod = BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
         _finalAlphaCumprod = SetAlphaToOne ? 1f : _alphasCumprod[0];
         InitNoiseSigma = 1f;
-        TimestepValues = new float[NumTrainTimesteps];
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            TimestepValues[i] = NumTrainTimesteps - 1 - i;
-        }
+        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
     }
 
     /// <summary>Creates a scheduler with diffusers' default options.</summary>
@@ -340,22 +336,11 @@ public sealed class LCMScheduler : SchedulerBase
         Span<float> x0 = Rent(ref _predOriginal, n);
         float sqrtAlpha = MathF.Sqrt(alphaProdT);
         float sqrtBeta = MathF.Sqrt(betaProdT);
-        switch (PredictionType)
-        {
-            case "epsilon":
-                ElementwiseOps.SubtractScaledThenDivide(x, sqrtBeta, mo, sqrtAlpha, x0);
-                break;
-            case "sample":
-                mo.CopyTo(x0);
-                break;
-            default: // v_prediction
-                ElementwiseOps.LinearCombination(sqrtAlpha, x, -sqrtBeta, mo, x0);
-                break;
-        }
+        VpSolverMath.PredictOriginalSample(PredictionType, sqrtAlpha, sqrtBeta, mo, x, x0);
         if (Thresholding)
         {
             int batch = (int)sample.Lengths[0];
-            VpSolverMath.Threshold(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
+            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
         }
         else if (ClipSample)
         {
@@ -385,14 +370,7 @@ public sealed class LCMScheduler : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int t = (int)timestep;
-        if (t < 0 || t >= NumTrainTimesteps)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"timestep must be in [0, {NumTrainTimesteps - 1}].");
-        }
-        float a = _alphasCumprod[t];
-        ElementwiseOps.LinearCombination(MathF.Sqrt(a), originalSamples, MathF.Sqrt(1f - a), noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
     }
 }

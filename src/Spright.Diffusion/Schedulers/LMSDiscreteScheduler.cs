@@ -16,8 +16,8 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
     /// <summary>The default (and largest useful) order of the multistep method.</summary>
     public const int DefaultOrder = 4;
 
-    private readonly List<float[]> _derivatives = [];
-    private readonly Stack<float[]> _spare = new();
+    private readonly List<float[]> _derivatives = new(DefaultOrder + 1);
+    private readonly Stack<float[]> _spare = new(DefaultOrder + 1);
     private float[]? _predOriginal;
     private Tensor<float>? _predOriginalTensor;
     private float[]? _accumulator;
@@ -37,9 +37,9 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
         TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
-        CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
+        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
 
-        SetAlphasCumprod(AlphasCumprodFor(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
+        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
         SetTimesteps(NumTrainTimesteps);
     }
 
@@ -103,7 +103,7 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] spaced = SigmaScheduleMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] spaced = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         SigmaSpacing spacing = SpacingOf(UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
         // LMS's Karras conversion ignores config.sigma_min/max; the exponential and beta ones read them.
         bool readConfig = spacing is SigmaSpacing.Exponential or SigmaSpacing.Beta;
@@ -197,12 +197,21 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
         PredictOriginalSample(PredictionType, modelOutput.AsSpan(), x, sigma, x0);
 
         // derivatives.append((x − x₀)/σ), keeping at most `order` of them.
-        float[] derivative = _spare.Count > 0 && _spare.Peek().Length == n ? _spare.Pop() : new float[n];
-        SchedulerKernels.DifferenceQuotient(x, x0, sigma, derivative);
         if (_derivatives.Count > 0 && _derivatives[0].Length != n)
         {
             ClearDerivatives();
         }
+        // All order + 1 buffers at once, so that later steps allocate nothing.
+        if (_spare.Count > 0 && _spare.Peek().Length != n)
+        {
+            _spare.Clear();
+        }
+        while (_derivatives.Count + _spare.Count < order + 1)
+        {
+            _spare.Push(new float[n]);
+        }
+        float[] derivative = _spare.Pop();
+        ElementwiseOps.DifferenceQuotient(x, x0, sigma, derivative);
         _derivatives.Add(derivative);
         if (_derivatives.Count > order)
         {

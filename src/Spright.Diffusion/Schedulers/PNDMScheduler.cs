@@ -18,8 +18,7 @@ public sealed class PNDMScheduler : SchedulerBase
 
     private readonly float[] _alphasCumprod;
     private readonly float _finalAlphaCumprod;
-    private readonly List<float[]> _ets = [];
-    private readonly Stack<float[]> _spare = new();
+    private readonly SolverHistory _ets = new();
     private float[] _prkTimesteps = [];
     private int _counter;
     private float[]? _curModelOutput;
@@ -43,12 +42,7 @@ public sealed class PNDMScheduler : SchedulerBase
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         CompleteConfig();
 
-        if (TrainedBetas is not null && TrainedBetas.Length != NumTrainTimesteps)
-        {
-            throw new ArgumentException($"PNDMScheduler option 'trained_betas' has {TrainedBetas.Length} values but num_train_timesteps is {NumTrainTimesteps}.", "trained_betas");
-        }
-        float[] betas = BetaSchedules.Betas(BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas);
-        _alphasCumprod = BetaSchedules.CumulativeProduct(BetaSchedules.Alphas(betas));
+        _alphasCumprod = BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false);
         _finalAlphaCumprod = SetAlphaToOne ? 1f : _alphasCumprod[0];
         InitNoiseSigma = 1f;
     }
@@ -128,37 +122,8 @@ public sealed class PNDMScheduler : SchedulerBase
         NumInferenceSteps = numInferenceSteps;
 
         // The ascending base schedule (diffusers' self._timesteps).
-        long[] ascending;
-        switch (TimestepSpacing)
-        {
-            case "linspace":
-                {
-                    double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1, numInferenceSteps);
-                    ascending = Array.ConvertAll(lin, v => (long)NumpyOps.Round(v));
-                    break;
-                }
-            case "leading":
-                {
-                    long stepRatio = NumTrainTimesteps / numInferenceSteps;
-                    ascending = new long[numInferenceSteps];
-                    for (int i = 0; i < numInferenceSteps; i++)
-                    {
-                        ascending[i] = i * stepRatio + StepsOffset;
-                    }
-                    break;
-                }
-            default: // trailing
-                {
-                    double stepRatio = NumTrainTimesteps / (double)numInferenceSteps;
-                    double[] ar = NumpyOps.Arange(NumTrainTimesteps, 0, -stepRatio);
-                    ascending = new long[ar.Length];
-                    for (int i = 0; i < ar.Length; i++)
-                    {
-                        ascending[i] = (long)NumpyOps.Round(ar[ar.Length - 1 - i]) - 1;
-                    }
-                    break;
-                }
-        }
+        long[] ascending = SpacedTimesteps.Discrete(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        Array.Reverse(ascending);
 
         int m = ascending.Length;
         var all = new List<float>(m + 12);
@@ -208,11 +173,7 @@ public sealed class PNDMScheduler : SchedulerBase
 
     private void ResetState()
     {
-        foreach (float[] e in _ets)
-        {
-            _spare.Push(e);
-        }
-        _ets.Clear();
+        _ets.Reset(PndmOrder);
         _counter = 0;
         _curModelOutputIsZero = true;
         _hasCurSample = false;
@@ -232,10 +193,15 @@ public sealed class PNDMScheduler : SchedulerBase
         {
             throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"PNDM timesteps are integers in [0, {NumTrainTimesteps - 1}].");
         }
-        if (_ets.Count > 0 && _ets[0].Length != sample.FlattenedLength)
+        int n = checked((int)sample.FlattenedLength);
+        if (_ets.Count > 0 && _ets.Length != n)
         {
             throw new InvalidOperationException($"{ClassName}: the sample size changed during a run; call SetTimesteps again.");
         }
+        _ets.EnsureLength(n);
+        Rent(ref _curModelOutput, n);
+        Rent(ref _curSample, n);
+        Rent(ref _combined, n);
         if (_counter < _prkTimesteps.Length && !SkipPrkSteps)
         {
             StepPrk(modelOutput.AsSpan(), t, sample.AsSpan());
@@ -302,12 +268,7 @@ public sealed class PNDMScheduler : SchedulerBase
         int prevTimestep = timestep - ratio;
         if (_counter != 1)
         {
-            while (_ets.Count > 3)
-            {
-                _spare.Push(_ets[0]);
-                _ets.RemoveAt(0);
-            }
-            PushEt(modelOutput);
+            PushEt(modelOutput); // keeps the last four
         }
         else
         {
@@ -331,24 +292,24 @@ public sealed class PNDMScheduler : SchedulerBase
             {
                 throw new InvalidOperationException($"{ClassName}: the second PLMS step needs the first step's sample.");
             }
-            SchedulerKernels.Average(modelOutput, _ets[^1], combined);
+            ElementwiseOps.Average(modelOutput, _ets[0], combined);
             effective = combined;
             from = _curSample;
             _hasCurSample = false;
         }
         else if (count == 2)
         {
-            SchedulerKernels.Plms2(_ets[^1], _ets[^2], combined);
+            ElementwiseOps.Plms2(_ets[0], _ets[1], combined);
             effective = combined;
         }
         else if (count == 3)
         {
-            SchedulerKernels.Plms3(_ets[^1], _ets[^2], _ets[^3], combined);
+            ElementwiseOps.Plms3(_ets[0], _ets[1], _ets[2], combined);
             effective = combined;
         }
         else
         {
-            SchedulerKernels.Plms4(_ets[^1], _ets[^2], _ets[^3], _ets[^4], combined);
+            ElementwiseOps.Plms4(_ets[0], _ets[1], _ets[2], _ets[3], combined);
             effective = combined;
         }
         PreviousSample(from, timestep, prevTimestep, effective, sample);
@@ -372,9 +333,8 @@ public sealed class PNDMScheduler : SchedulerBase
 
     private void PushEt(ReadOnlySpan<float> modelOutput)
     {
-        float[] buffer = _spare.Count > 0 && _spare.Peek().Length == modelOutput.Length ? _spare.Pop() : new float[modelOutput.Length];
-        modelOutput.CopyTo(buffer);
-        _ets.Add(buffer);
+        modelOutput.CopyTo(_ets.Pending);
+        _ets.Push();
     }
 
     // Formula (9) of the PNDM paper (diffusers' _get_prev_sample), written to `destination` (may alias `sample`).
@@ -398,20 +358,13 @@ public sealed class PNDMScheduler : SchedulerBase
 
         float sampleCoeff = MathF.Sqrt(alphaProdTPrev / alphaProdT);
         float denominator = alphaProdT * MathF.Sqrt(betaProdTPrev) + MathF.Sqrt(alphaProdT * betaProdT * alphaProdTPrev);
-        SchedulerKernels.ScaledMinusScaledQuotient(sampleCoeff, sample, alphaProdTPrev - alphaProdT, modelOutput, denominator, destination);
+        ElementwiseOps.ScaledMinusScaledQuotient(sampleCoeff, sample, alphaProdTPrev - alphaProdT, modelOutput, denominator, destination);
     }
 
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int t = (int)timestep;
-        if (t < 0 || t >= NumTrainTimesteps)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"timestep must be in [0, {NumTrainTimesteps - 1}].");
-        }
-        float a = _alphasCumprod[t];
-        ElementwiseOps.LinearCombination(MathF.Sqrt(a), originalSamples, MathF.Sqrt(1f - a), noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
     }
 }

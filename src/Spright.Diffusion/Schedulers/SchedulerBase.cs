@@ -158,6 +158,47 @@ public abstract class SchedulerBase : IScheduler
     /// <returns>The index.</returns>
     protected int IndexForTimestep(float timestep, ReadOnlySpan<float> schedule)
     {
+        int index = FindTimestep(timestep, schedule);
+        if (index < 0)
+        {
+            throw new ArgumentException($"Timestep {timestep} is not in {ClassName}'s schedule; call SetTimesteps first and pass values from Timesteps.", nameof(timestep));
+        }
+        return index;
+    }
+
+    /// <summary>diffusers' <c>_init_step_index</c>: the begin index when set, else the index of <paramref name="timestep"/>.</summary>
+    /// <param name="timestep">The first timestep stepped.</param>
+    protected void InitStepIndex(float timestep) => StepIndex = BeginIndex ?? IndexForTimestep(timestep, TimestepValues);
+
+    /// <summary>The multistep solvers' <c>_init_step_index</c>: like <see cref="InitStepIndex"/>, but a timestep that is
+    /// not in the schedule starts at the last step, as their <c>index_for_timestep</c> does.</summary>
+    /// <param name="timestep">The first timestep stepped.</param>
+    /// <returns>The step index.</returns>
+    private protected int EnsureSolverStepIndex(float timestep)
+    {
+        StepIndex ??= BeginIndex ?? SolverIndexForTimestep(timestep);
+        return StepIndex.Value;
+    }
+
+    /// <summary>The step index <c>add_noise</c> uses: the index of <paramref name="timestep"/> before
+    /// <see cref="SetBeginIndex"/>, else the current step index, else the begin index.</summary>
+    /// <param name="timestep">The timestep to noise to.</param>
+    /// <param name="lastWhenMissing">Whether a timestep outside the schedule means the last step (multistep solvers)
+    /// rather than an error.</param>
+    /// <returns>The index into <see cref="Sigmas"/>.</returns>
+    private protected int AddNoiseIndex(float timestep, bool lastWhenMissing) => BeginIndex is null
+        ? lastWhenMissing ? SolverIndexForTimestep(timestep) : IndexForTimestep(timestep, TimestepValues)
+        : StepIndex ?? BeginIndex.Value;
+
+    private int SolverIndexForTimestep(float timestep)
+    {
+        int index = FindTimestep(timestep, TimestepValues);
+        return index >= 0 ? index : TimestepValues.Length - 1;
+    }
+
+    /// <summary>The second match of <paramref name="timestep"/> when it occurs twice, the only match otherwise, −1 when absent.</summary>
+    private static int FindTimestep(float timestep, ReadOnlySpan<float> schedule)
+    {
         int first = -1;
         for (int i = 0; i < schedule.Length; i++)
         {
@@ -170,16 +211,8 @@ public abstract class SchedulerBase : IScheduler
                 first = i;
             }
         }
-        if (first < 0)
-        {
-            throw new ArgumentException($"Timestep {timestep} is not in {ClassName}'s schedule; call SetTimesteps first and pass values from Timesteps.", nameof(timestep));
-        }
         return first;
     }
-
-    /// <summary>diffusers' <c>_init_step_index</c>: the begin index when set, else the index of <paramref name="timestep"/>.</summary>
-    /// <param name="timestep">The first timestep stepped.</param>
-    protected void InitStepIndex(float timestep) => StepIndex = BeginIndex ?? IndexForTimestep(timestep, TimestepValues);
 
     /// <summary>Throws unless <see cref="SetTimesteps(int)"/> has been called.</summary>
     protected void EnsureTimestepsSet()
@@ -213,6 +246,30 @@ public abstract class SchedulerBase : IScheduler
             throw new ArgumentOutOfRangeException(nameof(numInferenceSteps), numInferenceSteps,
                 $"num_inference_steps must be in [1, {numTrainTimesteps}] (num_train_timesteps).");
         }
+    }
+
+    /// <summary>A training timestep as an index into the ᾱ table (truncated like an int64 cast).</summary>
+    /// <param name="timestep">The timestep.</param>
+    /// <param name="numTrainTimesteps">The number of training timesteps.</param>
+    /// <returns>The index.</returns>
+    private protected static int CheckTrainingTimestep(float timestep, int numTrainTimesteps)
+    {
+        int t = (int)timestep;
+        if (t < 0 || t >= numTrainTimesteps)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"timestep must be in [0, {numTrainTimesteps - 1}].");
+        }
+        return t;
+    }
+
+    /// <summary>Checks <c>AddNoise</c>'s spans agree in length.</summary>
+    /// <param name="originalSamples">The clean latents.</param>
+    /// <param name="noise">The noise.</param>
+    /// <param name="destination">The destination.</param>
+    private protected static void CheckAddNoiseArguments(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, Span<float> destination)
+    {
+        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
+        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
     }
 
     /// <summary>Throws when two spans differ in length.</summary>

@@ -1,9 +1,9 @@
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>
-/// The schedule arithmetic shared by the k-diffusion style schedulers (Euler, Heun, LMS, KDPM2…), following
-/// diffusers v0.31 <c>scheduling_euler_discrete.py</c> and its copies, with numpy's / torch's dtypes: what diffusers
-/// computes in numpy float64 is done in <see cref="double"/>, float32 tensors / arrays in <see cref="float"/>.
+/// Noise-level (σ) schedule arithmetic shared by every scheduler family (diffusers v0.31 <c>scheduling_euler_discrete.py</c>
+/// and its copies in the other schedulers), with numpy's / torch's dtypes: what diffusers computes in numpy float64 is
+/// done in <see cref="double"/>, float32 tensors / arrays in <see cref="float"/>.
 /// </summary>
 internal static class SigmaScheduleMath
 {
@@ -32,56 +32,9 @@ internal static class SigmaScheduleMath
         var result = new float[values.Length];
         for (int i = 0; i < result.Length; i++)
         {
-            result[i] = ReferenceMath.NumpyLog(values[i]);
+            result[i] = NumpyFloat32.Log(values[i]);
         }
         return result;
-    }
-
-    /// <summary>
-    /// The float32 timesteps of <c>timestep_spacing</c> for the float schedulers (descending):
-    /// <c>linspace</c> = <c>np.linspace(0, T−1, n, dtype=float32)[::-1]</c>; <c>leading</c> =
-    /// <c>(arange(n)·(T//n)).round()[::-1] + steps_offset</c>; <c>trailing</c> = <c>arange(T, 0, −T/n).round() − 1</c>
-    /// (which, like numpy, can hold one value more than <paramref name="n"/> when T/n is not exact).
-    /// </summary>
-    public static float[] SpacedTimesteps(string spacing, int numTrainTimesteps, int n, int stepsOffset)
-    {
-        switch (spacing)
-        {
-            case "linspace":
-                {
-                    double[] lin = NumpyOps.Linspace(0, numTrainTimesteps - 1, n);
-                    var t = new float[n];
-                    for (int i = 0; i < n; i++)
-                    {
-                        t[i] = (float)lin[n - 1 - i];
-                    }
-                    return t;
-                }
-            case "leading":
-                {
-                    long stepRatio = numTrainTimesteps / n;
-                    var t = new float[n];
-                    for (int i = 0; i < n; i++)
-                    {
-                        float v = (n - 1 - i) * stepRatio;
-                        t[i] = v + stepsOffset;
-                    }
-                    return t;
-                }
-            case "trailing":
-                {
-                    double stepRatio = numTrainTimesteps / (double)n;
-                    double[] ar = NumpyOps.Arange(numTrainTimesteps, 0, -stepRatio);
-                    var t = new float[ar.Length];
-                    for (int i = 0; i < ar.Length; i++)
-                    {
-                        t[i] = (float)NumpyOps.Round(ar[i]) - 1f;
-                    }
-                    return t;
-                }
-            default:
-                throw new ArgumentException($"timestep_spacing '{spacing}' is not one of \"linspace\", \"leading\", \"trailing\".", "timestep_spacing");
-        }
     }
 
     /// <summary><c>np.interp(x, arange(len(fp)), fp)</c> in float64 (numpy's formula <c>slope·(x − xⱼ) + fⱼ</c>).</summary>
@@ -123,13 +76,26 @@ internal static class SigmaScheduleMath
         return sigmas;
     }
 
+    /// <summary><c>_convert_to_lu</c> (ρ = 1): λ evenly spaced from <paramref name="lambdaMax"/> to <paramref name="lambdaMin"/>, float64.</summary>
+    public static double[] Lu(double lambdaMin, double lambdaMax, int n)
+    {
+        double[] ramp = NumpyOps.Linspace(0, 1, n);
+        double span = lambdaMin - lambdaMax;
+        var lambdas = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            lambdas[i] = lambdaMax + ramp[i] * span;
+        }
+        return lambdas;
+    }
+
     /// <summary>The exponential schedule: <c>torch.linspace(log σmax, log σmin, n).exp()</c> (float32 tensor).</summary>
     public static float[] Exponential(double sigmaMin, double sigmaMax, int n)
     {
         float[] lin = BetaSchedules.LinspaceFloat32(Math.Log(sigmaMax), Math.Log(sigmaMin), n);
         for (int i = 0; i < lin.Length; i++)
         {
-            lin[i] = ReferenceMath.TorchExp(lin[i]);
+            lin[i] = SleefFloat.Exp(lin[i]);
         }
         return lin;
     }
@@ -198,7 +164,28 @@ internal static class SigmaScheduleMath
     }
 
     /// <summary>torch <c>0.25 · σ.log()</c> on float32 (the continuous timesteps of v-prediction Euler).</summary>
-    public static float ContinuousTimestep(float sigma) => 0.25f * ReferenceMath.TorchLog(sigma);
+    public static float ContinuousTimestep(float sigma) => 0.25f * SleefFloat.Log(sigma);
+
+    /// <summary>torch <c>a.log().lerp(b.log(), 0.5).exp()</c> for one element (KDPM2's interpolated σ; a lerp with
+    /// weight ≥ 0.5 is <c>end − (end − self)·(1 − w)</c>).</summary>
+    public static float LogMidpoint(float a, float b)
+    {
+        float logA = SleefFloat.Log(a);
+        float logB = SleefFloat.Log(b);
+        float diff = logB - logA;
+        float half = diff * 0.5f;
+        return SleefFloat.Exp(logB - half);
+    }
+
+    /// <summary>Throws unless at most one of the <c>use_*_sigmas</c> options is on.</summary>
+    public static void CheckSigmaOptions(string className, bool karras, bool exponential, bool beta)
+    {
+        if ((karras ? 1 : 0) + (exponential ? 1 : 0) + (beta ? 1 : 0) > 1)
+        {
+            throw new ArgumentException(
+                $"{className}: only one of 'use_beta_sigmas', 'use_exponential_sigmas', 'use_karras_sigmas' can be true.", "use_karras_sigmas");
+        }
+    }
 
     /// <summary>Interleaves like diffusers' second-order schedulers: <c>cat([x[:1], x[1:].repeat_interleave(2)])</c>,
     /// optionally followed by the last element once more (<c>, x[-1:]</c>).</summary>
@@ -237,5 +224,4 @@ internal static class SigmaScheduleMath
         }
         return max;
     }
-
 }

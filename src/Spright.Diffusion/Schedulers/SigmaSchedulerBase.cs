@@ -13,7 +13,7 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 public abstract class SigmaSchedulerBase : SchedulerBase
 {
-    private float[]? _logTrainSigmas;
+    private TrainingTables _tables = new([]);
 
     /// <summary>Starts building a sigma scheduler (options are read by the derived constructor).</summary>
     /// <param name="className">The diffusers class name.</param>
@@ -32,22 +32,17 @@ public abstract class SigmaSchedulerBase : SchedulerBase
     public override bool HasIntegerTimesteps => false;
 
     /// <summary>ᾱ per training timestep.</summary>
-    private protected float[] AlphasCumprodValues { get; set; } = [];
+    private protected float[] AlphasCumprodValues => _tables.AlphasCumprod;
 
     /// <summary>σ per training timestep, ascending (float32 <c>((1 − ᾱ)/ᾱ) ** 0.5</c>).</summary>
-    private protected float[] TrainSigmas { get; set; } = [];
+    private protected float[] TrainSigmas => _tables.Sigmas;
 
     /// <summary>numpy float32 <c>np.log</c> of <see cref="TrainSigmas"/> (diffusers' <c>log_sigmas</c>).</summary>
-    private protected float[] LogTrainSigmas => _logTrainSigmas ??= SigmaScheduleMath.LogF(TrainSigmas);
+    private protected float[] LogTrainSigmas => _tables.LogSigmas;
 
     /// <summary>Sets ᾱ and derives the training sigmas.</summary>
     /// <param name="alphasCumprod">ᾱ per training timestep.</param>
-    private protected void SetAlphasCumprod(float[] alphasCumprod)
-    {
-        AlphasCumprodValues = alphasCumprod;
-        TrainSigmas = SigmaScheduleMath.TrainingSigmas(alphasCumprod);
-        _logTrainSigmas = null;
-    }
+    private protected void SetAlphasCumprod(float[] alphasCumprod) => _tables = new TrainingTables(alphasCumprod);
 
     /// <summary>diffusers' <c>init_noise_sigma</c> property: the largest σ for <c>linspace</c>/<c>trailing</c> spacing,
     /// √(σmax² + 1) for <c>leading</c> (float32).</summary>
@@ -95,12 +90,9 @@ public abstract class SigmaSchedulerBase : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
+        CheckAddNoiseArguments(originalSamples, noise, destination);
         EnsureTimestepsSet();
-        int index = BeginIndex is null
-            ? IndexForTimestep(timestep, TimestepValues)
-            : StepIndex ?? BeginIndex.Value;
+        int index = AddNoiseIndex(timestep, lastWhenMissing: false);
         if (index >= SigmaValues.Length)
         {
             throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"{ClassName}: step index {index} is past the schedule.");
@@ -126,26 +118,12 @@ public abstract class SigmaSchedulerBase : SchedulerBase
                 {
                     float squaredPlusOne = sigma * sigma + 1f;
                     float cOut = -sigma / MathF.Sqrt(squaredPlusOne);
-                    SchedulerKernels.ScaleAddQuotient(modelOutput, cOut, sample, squaredPlusOne, x0);
+                    ElementwiseOps.ScaleAddQuotient(modelOutput, cOut, sample, squaredPlusOne, x0);
                     break;
                 }
             default: // sample / original_sample
                 modelOutput.CopyTo(x0);
                 break;
-        }
-    }
-
-    /// <summary>Throws unless exactly one of the <c>use_*_sigmas</c> options is on, naming the options.</summary>
-    /// <param name="className">The class name for the message.</param>
-    /// <param name="karras">use_karras_sigmas.</param>
-    /// <param name="exponential">use_exponential_sigmas.</param>
-    /// <param name="beta">use_beta_sigmas.</param>
-    private protected static void CheckSigmaOptions(string className, bool karras, bool exponential, bool beta)
-    {
-        if ((karras ? 1 : 0) + (exponential ? 1 : 0) + (beta ? 1 : 0) > 1)
-        {
-            throw new ArgumentException(
-                $"{className}: only one of 'use_beta_sigmas', 'use_exponential_sigmas', 'use_karras_sigmas' can be true.", "use_karras_sigmas");
         }
     }
 
@@ -273,23 +251,5 @@ public abstract class SigmaSchedulerBase : SchedulerBase
             result[i] = (float)values[i];
         }
         return result;
-    }
-
-    /// <summary>Builds the betas → ᾱ of the standard options (trained betas, linear, scaled_linear, squaredcos_cap_v2,
-    /// plus <c>exp</c> where a class accepts it), optionally with zero-terminal-SNR rescaling.</summary>
-    private protected static float[] AlphasCumprodFor(string className, string betaSchedule, int numTrainTimesteps, double betaStart, double betaEnd, double[]? trainedBetas, bool rescaleZeroSnr)
-    {
-        if (trainedBetas is not null && trainedBetas.Length != numTrainTimesteps)
-        {
-            throw new ArgumentException($"{className} option 'trained_betas' has {trainedBetas.Length} values but num_train_timesteps is {numTrainTimesteps}.", "trained_betas");
-        }
-        float[] betas = trainedBetas is null && betaSchedule == "exp"
-            ? BetaSchedules.BetasForAlphaBar(numTrainTimesteps, 0.999, cosine: false)
-            : BetaSchedules.Betas(betaSchedule, numTrainTimesteps, betaStart, betaEnd, trainedBetas);
-        if (rescaleZeroSnr)
-        {
-            betas = BetaSchedules.RescaleZeroTerminalSnr(betas);
-        }
-        return BetaSchedules.CumulativeProduct(BetaSchedules.Alphas(betas));
     }
 }

@@ -1,9 +1,9 @@
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>
-/// The multistep solvers' <c>model_outputs</c> list (<c>[None] * solver_order</c>, shifted left on every step) over
-/// preallocated buffers: pushing rotates array references instead of allocating, so a steady-state step allocates
-/// nothing. The buffer that falls off the front becomes the next <see cref="Pending"/> slot.
+/// A multistep scheduler's history of model outputs (the solvers' <c>model_outputs = [None] * solver_order</c>, shifted
+/// left on every step; PNDM's <c>ets</c>) over buffers allocated once per sample size: pushing rotates array references,
+/// so no step after the first allocates. The buffer that falls off the front becomes the next <see cref="Pending"/> slot.
 /// </summary>
 internal sealed class SolverHistory
 {
@@ -26,11 +26,13 @@ internal sealed class SolverHistory
         if (_slots.Length != capacity)
         {
             _slots = new float[capacity][];
+            _length = -1;
         }
         Count = 0;
     }
 
-    /// <summary>Makes sure the buffers hold <paramref name="length"/> elements; changing the length mid-run is an error.</summary>
+    /// <summary>Makes sure the buffers hold <paramref name="length"/> elements (allocating all of them at once when the
+    /// length changes); changing the length mid-run is an error.</summary>
     public void EnsureLength(int length)
     {
         if (_length == length)
@@ -42,10 +44,10 @@ internal sealed class SolverHistory
             throw new ArgumentException($"The sample has {length} elements but the solver history holds {_length}; call SetTimesteps before changing the latent size.", "sample");
         }
         _length = length;
-        _pending = null;
+        _pending = new float[length];
         for (int i = 0; i < _slots.Length; i++)
         {
-            _slots[i] = null;
+            _slots[i] = new float[length];
         }
     }
 

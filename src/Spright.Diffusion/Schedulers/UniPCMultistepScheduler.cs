@@ -23,9 +23,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     private const string Name = "UniPCMultistepScheduler";
     private const int MaxOrder = 8;
 
-    private readonly float[] _alphasCumprod;
-    private readonly float[] _sigmaTable;
-    private readonly float[] _logSigmaTable;
+    private readonly TrainingTables _tables;
     private readonly int[] _disableCorrector;
     private readonly SolverHistory _history = new();
     private int _lowerOrderNums;
@@ -58,7 +56,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
         UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
         UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
         UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", VpSolverMath.Spacings);
+        TimestepSpacing = Options.String("timestep_spacing", "linspace", SpacedTimesteps.Names);
         StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
         FinalSigmasType = Options.String("final_sigmas_type", "zero", "zero", "sigma_min");
         RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
@@ -77,10 +75,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
             }
             _disableCorrector[i] = (int)Math.Clamp(disable[i], int.MinValue, int.MaxValue);
         }
-        if ((UseBetaSigmas ? 1 : 0) + (UseExponentialSigmas ? 1 : 0) + (UseKarrasSigmas ? 1 : 0) > 1)
-        {
-            throw new ArgumentException($"{Name}: only one of 'use_beta_sigmas', 'use_exponential_sigmas' and 'use_karras_sigmas' can be true.", "use_karras_sigmas");
-        }
+        SigmaScheduleMath.CheckSigmaOptions(Name, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
         if (solverType is "midpoint" or "heun" or "logrho")
         {
             solverType = "bh2";
@@ -88,16 +83,10 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
         }
         SolverType = solverType;
 
-        _alphasCumprod = VpSolverMath.AlphasCumprod(Name, NumTrainTimesteps, BetaStart, BetaEnd, BetaSchedule, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true);
-        _sigmaTable = VpSolverMath.SigmaTable(_alphasCumprod);
-        _logSigmaTable = VpSolverMath.LogTable(_sigmaTable);
+        _tables = new TrainingTables(BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true));
         InitNoiseSigma = 1f;
-        TimestepValues = new float[NumTrainTimesteps];
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            TimestepValues[i] = NumTrainTimesteps - 1 - i;
-        }
-        SigmaValues = (float[])_sigmaTable.Clone();
+        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
+        SigmaValues = (float[])_tables.Sigmas.Clone();
         _history.Reset(SolverOrder);
     }
 
@@ -171,7 +160,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     public bool RescaleBetasZeroSnr { get; }
 
     /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
+    public ReadOnlySpan<float> AlphasCumprod => _tables.AlphasCumprod;
 
     /// <inheritdoc />
     public override bool HasIntegerTimesteps => true;
@@ -196,32 +185,32 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     public override void SetTimesteps(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        long[] timesteps = VpSolverMath.SpacedTimesteps(TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        long[] timesteps = SpacedTimesteps.Solver(TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, StepsOffset);
         float[] sigmaValues;
         if (UseKarrasSigmas)
         {
-            double[] sigmas = VpSolverMath.Karras(_sigmaTable[0], _sigmaTable[^1], numInferenceSteps);
-            timesteps = new long[sigmas.Length];
+            double[] sigmas = SigmaScheduleMath.Karras(_tables.Sigmas[0], _tables.Sigmas[^1], numInferenceSteps);
+            timesteps = _tables.RoundedTimestepsOf(sigmas);
             sigmaValues = new float[sigmas.Length + 1];
             for (int i = 0; i < sigmas.Length; i++)
             {
-                timesteps[i] = (long)NumpyOps.Round(VpSolverMath.SigmaToT(sigmas[i], _logSigmaTable));
                 sigmaValues[i] = (float)sigmas[i];
             }
             sigmaValues[^1] = FinalSigmasType == "sigma_min" ? (float)sigmas[^1] : 0f;
         }
         else if (UseExponentialSigmas || UseBetaSigmas)
         {
-            throw new NotSupportedException($"{Name}: diffusers 0.31 cannot build a schedule with {(UseExponentialSigmas ? "use_exponential_sigmas" : "use_beta_sigmas")} (its set_timesteps fails); use use_karras_sigmas.");
+            throw VpSolverMath.UnbuildableSigmas(Name, UseExponentialSigmas, "use_karras_sigmas");
         }
         else
         {
             sigmaValues = new float[timesteps.Length + 1];
-            for (int i = 0; i < timesteps.Length; i++)
+            double[] sigmas = _tables.SigmasAt(timesteps);
+            for (int i = 0; i < sigmas.Length; i++)
             {
-                sigmaValues[i] = (float)VpSolverMath.InterpolateAtTimestep(timesteps[i], _sigmaTable);
+                sigmaValues[i] = (float)sigmas[i];
             }
-            sigmaValues[^1] = FinalSigmasType == "sigma_min" ? _sigmaTable[0] : 0f;
+            sigmaValues[^1] = FinalSigmasType == "sigma_min" ? _tables.Sigmas[0] : 0f;
         }
         SigmaValues = sigmaValues;
         TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
@@ -241,8 +230,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
         {
             throw new InvalidOperationException($"{Name}: call SetTimesteps before Step.");
         }
-        StepIndex ??= BeginIndex ?? VpSolverMath.IndexForTimestep(timestep, TimestepValues);
-        int index = StepIndex.Value;
+        int index = EnsureSolverStepIndex(timestep);
         int count = TimestepValues.Length;
         if (index >= count)
         {
@@ -307,10 +295,10 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     private void Coefficients(float h, int order, Span<float> b, out float hh, out float hPhi1, out float bh)
     {
         hh = PredictX0 ? -h : h;
-        hPhi1 = VpSolverMath.Expm1(hh);
+        hPhi1 = SleefFloat.Expm1(hh);
         float hPhiK = hPhi1 / hh - 1f;
         long factorial = 1;
-        bh = SolverType == "bh1" ? hh : VpSolverMath.Expm1(hh);
+        bh = SolverType == "bh1" ? hh : SleefFloat.Expm1(hh);
         for (int i = 1; i <= order; i++)
         {
             b[i - 1] = hPhiK * factorial / bh;
@@ -336,7 +324,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
             float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
             float rk = (lambdaSi - lambdaS0) / h;
             rks[i - 1] = rk;
-            SolverKernels.DifferenceOver(_history[i], m0, rk, _differences[i - 1]);
+            ElementwiseOps.DifferenceQuotient(_history[i], m0, rk, _differences[i - 1]);
         }
         rks[order - 1] = 1f;
 
@@ -392,7 +380,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
             float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
             float rk = (lambdaSi - lambdaS0) / h;
             rks[i - 1] = rk;
-            SolverKernels.DifferenceOver(_history[i], m0, rk, _differences[i - 1]);
+            ElementwiseOps.DifferenceQuotient(_history[i], m0, rk, _differences[i - 1]);
         }
         rks[order - 1] = 1f;
 
@@ -449,10 +437,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     /// <inheritdoc />
     public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckSameLength(originalSamples.Length, noise.Length, nameof(noise));
-        CheckSameLength(originalSamples.Length, destination.Length, nameof(destination));
-        int index = BeginIndex is null ? VpSolverMath.IndexForTimestep(timestep, TimestepValues) : StepIndex ?? BeginIndex.Value;
-        (float alpha, float sigma) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        ElementwiseOps.LinearCombination(alpha, originalSamples, sigma, noise, destination);
+        CheckAddNoiseArguments(originalSamples, noise, destination);
+        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
     }
 }

@@ -1,64 +1,18 @@
+using Spright.Diffusion.Tensors;
+
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>
-/// Shared arithmetic of the variance-preserving ODE/SDE solvers (DPM-Solver multistep and singlestep, DEIS, UniPC),
-/// following diffusers v0.31 <c>scheduling_dpmsolver_multistep.py</c> and its copies. Two precisions meet here, as
-/// upstream: schedules are built with numpy float64 and cast to float32 once; everything the solver steps compute
-/// (α_t, σ_t, λ_t, h and the update coefficients) is torch float32, one rounding per operation.
+/// Arithmetic of the variance-preserving (VP) parameterisation x_t = α_t·x₀ + σ_t·ε shared by DDIM, DDPM, LCM and the
+/// multistep solvers (DPM-Solver, DEIS, UniPC), following diffusers v0.31: the x₀ / ε conversions, α and σ of a noise
+/// level σ (diffusers' <c>_sigma_to_alpha_sigma_t</c>), λ, forward noising, and the solvers' small linear systems.
+/// Everything here is torch float32, one rounding per operation.
 /// </summary>
 internal static class VpSolverMath
 {
-    /// <summary>The <c>timestep_spacing</c> values the solvers accept.</summary>
-    public static readonly string[] Spacings = ["linspace", "leading", "trailing"];
-
     /// <summary>Every <c>variance_type</c> a diffusers config may carry (DDPM's names); only the learned ones change
     /// what the solvers do.</summary>
     public static readonly string[] VarianceTypes = ["fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log", "learned", "learned_range"];
-
-    /// <summary>ᾱ for every training timestep: betas, optional zero-terminal-SNR rescale, float32 cumprod, and (where
-    /// the scheduler does it) ᾱ[-1] = 2⁻²⁴ so that the first σ stays finite.</summary>
-    public static float[] AlphasCumprod(string className, int numTrainTimesteps, double betaStart, double betaEnd, string betaSchedule,
-        double[]? trainedBetas, bool rescaleZeroSnr, bool clampTerminal)
-    {
-        if (trainedBetas is not null && trainedBetas.Length != numTrainTimesteps)
-        {
-            throw new ArgumentException($"{className} option 'trained_betas' has {trainedBetas.Length} values but num_train_timesteps is {numTrainTimesteps}.", "trained_betas");
-        }
-        float[] betas = BetaSchedules.Betas(betaSchedule, numTrainTimesteps, betaStart, betaEnd, trainedBetas);
-        if (rescaleZeroSnr)
-        {
-            betas = BetaSchedules.RescaleZeroTerminalSnr(betas);
-        }
-        float[] alphasCumprod = BetaSchedules.CumulativeProduct(BetaSchedules.Alphas(betas));
-        if (rescaleZeroSnr && clampTerminal)
-        {
-            alphasCumprod[^1] = 1f / (1 << 24);
-        }
-        return alphasCumprod;
-    }
-
-    /// <summary>σ = √((1 − ᾱ)/ᾱ) per training timestep (float32 tensor ops).</summary>
-    public static float[] SigmaTable(ReadOnlySpan<float> alphasCumprod)
-    {
-        var sigmas = new float[alphasCumprod.Length];
-        for (int i = 0; i < sigmas.Length; i++)
-        {
-            float a = alphasCumprod[i];
-            sigmas[i] = MathF.Sqrt((1f - a) / a);
-        }
-        return sigmas;
-    }
-
-    /// <summary><c>np.log</c> of the float32 sigma table (a float32 array).</summary>
-    public static float[] LogTable(ReadOnlySpan<float> sigmas)
-    {
-        var logs = new float[sigmas.Length];
-        for (int i = 0; i < logs.Length; i++)
-        {
-            logs[i] = NumpyFloat32.Log(sigmas[i]);
-        }
-        return logs;
-    }
 
     /// <summary>λ_t = log √ᾱ − log √(1 − ᾱ) per training timestep (float32).</summary>
     public static float[] LambdaTable(ReadOnlySpan<float> alphasCumprod)
@@ -68,7 +22,7 @@ internal static class VpSolverMath
         {
             float alpha = MathF.Sqrt(alphasCumprod[i]);
             float sigma = MathF.Sqrt(1f - alphasCumprod[i]);
-            lambdas[i] = SleefFloat.Log(alpha) - SleefFloat.Log(sigma);
+            lambdas[i] = Lambda(alpha, sigma);
         }
         return lambdas;
     }
@@ -97,107 +51,6 @@ internal static class VpSolverMath
         return lo;
     }
 
-    /// <summary>
-    /// The integer timesteps of the multistep solvers for <paramref name="steps"/> steps, as
-    /// <c>DPMSolverMultistepScheduler.set_timesteps</c> builds them (DEIS and UniPC are the same with
-    /// <paramref name="lastTimestep"/> = <c>num_train_timesteps</c>).
-    /// </summary>
-    public static long[] SpacedTimesteps(string spacing, int numTrainTimesteps, int lastTimestep, int steps, int stepsOffset)
-    {
-        var result = new long[steps];
-        switch (spacing)
-        {
-            case "linspace":
-                {
-                    double[] lin = NumpyOps.Linspace(0, lastTimestep - 1, steps + 1);
-                    for (int i = 0; i < steps; i++)
-                    {
-                        result[i] = (long)NumpyOps.Round(lin[steps - i]);
-                    }
-                    return result;
-                }
-            case "leading":
-                {
-                    long stepRatio = lastTimestep / (steps + 1);
-                    for (int i = 0; i < steps; i++)
-                    {
-                        result[i] = (steps - i) * stepRatio + stepsOffset;
-                    }
-                    return result;
-                }
-            case "trailing":
-                {
-                    double stepRatio = numTrainTimesteps / (double)steps;
-                    double[] ar = NumpyOps.Arange(lastTimestep, 0, -stepRatio);
-                    result = new long[ar.Length];
-                    for (int i = 0; i < ar.Length; i++)
-                    {
-                        result[i] = (long)NumpyOps.Round(ar[i]) - 1;
-                    }
-                    return result;
-                }
-            default:
-                throw new ArgumentException($"timestep_spacing '{spacing}' is not one of {string.Join(", ", Spacings)}.", "timestep_spacing");
-        }
-    }
-
-    /// <summary><c>_convert_to_karras</c> (ρ = 7) in float64, from σ_max down to σ_min.</summary>
-    public static double[] Karras(double sigmaMin, double sigmaMax, int steps)
-    {
-        const double rho = 7.0;
-        double[] ramp = NumpyOps.Linspace(0, 1, steps);
-        double minInvRho = Math.Pow(sigmaMin, 1 / rho);
-        double maxInvRho = Math.Pow(sigmaMax, 1 / rho);
-        double span = minInvRho - maxInvRho;
-        var sigmas = new double[steps];
-        for (int i = 0; i < steps; i++)
-        {
-            sigmas[i] = Math.Pow(maxInvRho + ramp[i] * span, rho);
-        }
-        return sigmas;
-    }
-
-    /// <summary><c>_convert_to_lu</c> (ρ = 1): log-σ values evenly spaced from <paramref name="lambdaMax"/> to
-    /// <paramref name="lambdaMin"/>, in float64.</summary>
-    public static double[] Lu(double lambdaMin, double lambdaMax, int steps)
-    {
-        double[] ramp = NumpyOps.Linspace(0, 1, steps);
-        double span = lambdaMin - lambdaMax;
-        var lambdas = new double[steps];
-        for (int i = 0; i < steps; i++)
-        {
-            lambdas[i] = lambdaMax + ramp[i] * span;
-        }
-        return lambdas;
-    }
-
-    /// <summary><c>_sigma_to_t</c>: the fractional training timestep of σ, interpolating linearly in log σ over the
-    /// float32 table <paramref name="logSigmas"/> (float64 arithmetic).</summary>
-    public static double SigmaToT(double sigma, ReadOnlySpan<float> logSigmas)
-    {
-        double logSigma = Math.Log(Math.Max(sigma, 1e-10));
-        // cumsum(dists >= 0).argmax(): the last index whose log σ is ≤ logSigma (0 when none), clipped to n − 2.
-        int low = 0;
-        for (int i = 0; i < logSigmas.Length; i++)
-        {
-            if (logSigma - logSigmas[i] >= 0)
-            {
-                low = i;
-            }
-        }
-        low = Math.Min(low, logSigmas.Length - 2);
-        int high = low + 1;
-        double lowValue = logSigmas[low];
-        double highValue = logSigmas[high];
-        double w = (lowValue - logSigma) / (lowValue - highValue);
-        w = Math.Clamp(w, 0, 1);
-        return (1 - w) * low + w * high;
-    }
-
-    /// <summary><c>np.interp(t, arange(n), table)</c> at an integer t (exact table values, clamped at the ends).</summary>
-    public static double InterpolateAtTimestep(long t, ReadOnlySpan<float> table) =>
-        t <= 0 ? table[0] : t >= table.Length - 1 ? table[^1] : table[(int)t];
-
     /// <summary><c>_sigma_to_alpha_sigma_t</c> in float32: α = 1/√(σ²+1), σ_t = σ·α.</summary>
     public static (float Alpha, float Sigma) AlphaSigma(float sigma)
     {
@@ -209,27 +62,57 @@ internal static class VpSolverMath
     /// <summary>λ = log α − log σ (float32, torch's log).</summary>
     public static float Lambda(float alpha, float sigma) => SleefFloat.Log(alpha) - SleefFloat.Log(sigma);
 
-    /// <summary><c>torch.expm1</c> of a float32 value.</summary>
-    public static float Expm1(float x) => SleefFloat.Expm1(x);
-
-    /// <summary>The solvers' <c>index_for_timestep</c>: the second match when the timestep occurs twice, the only match
-    /// otherwise, and the last index when it does not occur at all.</summary>
-    public static int IndexForTimestep(float timestep, ReadOnlySpan<float> schedule)
+    /// <summary>x₀ from a model output at (α, σ): ε → (x − σ·ε)/α, v → α·x − σ·v, sample → the output itself.</summary>
+    public static void PredictOriginalSample(string predictionType, float alpha, float sigma, ReadOnlySpan<float> modelOutput,
+        ReadOnlySpan<float> sample, Span<float> x0)
     {
-        int first = -1;
-        for (int i = 0; i < schedule.Length; i++)
+        switch (predictionType)
         {
-            if (schedule[i] == timestep)
-            {
-                if (first >= 0)
-                {
-                    return i;
-                }
-                first = i;
-            }
+            case "epsilon":
+                ElementwiseOps.SubtractScaledThenDivide(sample, sigma, modelOutput, alpha, x0);
+                break;
+            case "sample":
+                modelOutput.CopyTo(x0);
+                break;
+            default: // v_prediction
+                ElementwiseOps.LinearCombination(alpha, sample, -sigma, modelOutput, x0);
+                break;
         }
-        return first >= 0 ? first : schedule.Length - 1;
     }
+
+    /// <summary>ε from a model output at (α, σ): ε → the output itself, sample → (x − α·x₀)/σ, v → α·v + σ·x.</summary>
+    public static void PredictEpsilon(string predictionType, float alpha, float sigma, ReadOnlySpan<float> modelOutput,
+        ReadOnlySpan<float> sample, Span<float> epsilon)
+    {
+        switch (predictionType)
+        {
+            case "epsilon":
+                modelOutput.CopyTo(epsilon);
+                break;
+            case "sample":
+                ElementwiseOps.SubtractScaledThenDivide(sample, alpha, modelOutput, sigma, epsilon);
+                break;
+            default: // v_prediction
+                ElementwiseOps.LinearCombination(alpha, modelOutput, sigma, sample, epsilon);
+                break;
+        }
+    }
+
+    /// <summary>Forward noising to ᾱ: <c>√ᾱ·x₀ + √(1 − ᾱ)·ε</c> (DDIM, DDPM, PNDM and LCM's <c>add_noise</c>).</summary>
+    public static void AddNoise(float alphaCumprod, ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, Span<float> destination) =>
+        ElementwiseOps.LinearCombination(MathF.Sqrt(alphaCumprod), originalSamples, MathF.Sqrt(1f - alphaCumprod), noise, destination);
+
+    /// <summary>Forward noising to the noise level σ: <c>α·x₀ + σ_t·ε</c> (the multistep solvers' <c>add_noise</c>).</summary>
+    public static void AddNoiseAtSigma(float sigma, ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, Span<float> destination)
+    {
+        (float alpha, float sigmaT) = AlphaSigma(sigma);
+        ElementwiseOps.LinearCombination(alpha, originalSamples, sigmaT, noise, destination);
+    }
+
+    /// <summary>The error for <c>use_exponential_sigmas</c> / <c>use_beta_sigmas</c> on a multistep solver, whose
+    /// diffusers 0.31 <c>set_timesteps</c> fails with them (it passes <c>num_inference_steps=None</c>).</summary>
+    public static NotSupportedException UnbuildableSigmas(string className, bool exponential, string alternatives) =>
+        new($"{className}: diffusers 0.31 cannot build a schedule with {(exponential ? "use_exponential_sigmas" : "use_beta_sigmas")} (its set_timesteps fails); use {alternatives}.");
 
     /// <summary>The int64 timesteps as the float values <see cref="IScheduler.Timesteps"/> exposes (exact below 2²⁴).</summary>
     public static float[] TimestepsToFloat(ReadOnlySpan<long> timesteps)
@@ -240,33 +123,6 @@ internal static class VpSolverMath
             result[i] = timesteps[i];
         }
         return result;
-    }
-
-    /// <summary>Applies dynamic thresholding to x₀ in place without allocating (same rule as
-    /// <see cref="DynamicThresholding"/>; <paramref name="scratch"/> holds one batch item).</summary>
-    public static void Threshold(Span<float> x0, int batchSize, float ratio, float sampleMaxValue, Span<float> scratch)
-    {
-        if (batchSize <= 0 || x0.Length % batchSize != 0)
-        {
-            throw new ArgumentException($"Cannot split {x0.Length} elements into {batchSize} batch items.", nameof(batchSize));
-        }
-        int n = x0.Length / batchSize;
-        Span<float> sorted = scratch[..n];
-        for (int b = 0; b < batchSize; b++)
-        {
-            Span<float> row = x0.Slice(b * n, n);
-            for (int i = 0; i < n; i++)
-            {
-                sorted[i] = MathF.Abs(row[i]);
-            }
-            sorted.Sort();
-            float s = DynamicThresholding.Quantile(sorted, ratio);
-            s = Math.Clamp(s, 1f, sampleMaxValue);
-            for (int i = 0; i < n; i++)
-            {
-                row[i] = Math.Clamp(row[i], -s, s) / s;
-            }
-        }
     }
 
     /// <summary>
