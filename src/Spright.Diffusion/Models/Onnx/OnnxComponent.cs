@@ -13,6 +13,7 @@ namespace Spright.Diffusion.Models.Onnx;
 /// </summary>
 public abstract class OnnxComponent : IDisposable
 {
+    private static int s_liveSessions;
     private InferenceSession? _session;
 
     /// <summary>Loads the graph and creates the session.</summary>
@@ -27,7 +28,11 @@ public abstract class OnnxComponent : IDisposable
         ComponentName = componentName;
         Logger = logger ?? DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx." + componentName);
         _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), Logger);
+        Interlocked.Increment(ref s_liveSessions);
     }
+
+    /// <summary>Sessions created by components and not yet disposed, process-wide (lets tests prove nothing leaks).</summary>
+    internal static int LiveSessions => Volatile.Read(ref s_liveSessions);
 
     /// <summary>The graph file.</summary>
     public string ModelPath { get; }
@@ -132,7 +137,12 @@ public abstract class OnnxComponent : IDisposable
     {
         if (disposing)
         {
-            Interlocked.Exchange(ref _session, null)?.Dispose();
+            InferenceSession? session = Interlocked.Exchange(ref _session, null);
+            if (session is not null)
+            {
+                session.Dispose();
+                Interlocked.Decrement(ref s_liveSessions);
+            }
         }
     }
 

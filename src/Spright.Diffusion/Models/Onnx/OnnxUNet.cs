@@ -107,6 +107,7 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
 /// <summary>One UNet shape's preallocated buffers and I/O binding.</summary>
 internal sealed class OnnxUNetRunner : IUNetRunner
 {
+    private static int s_live;
     private readonly OnnxUNet _unet;
     private readonly OrtTensorBuffer _sample;
     private readonly OrtTensorBuffer _timestep;
@@ -143,6 +144,7 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             _binding.BindInput(unet.TimestepPort.Name, _timestep.Value);
             _binding.BindInput(unet.HiddenStatesPort.Name, _hidden.Value);
             _binding.BindOutput(unet.OutputPort.Name, _output.Value);
+            Interlocked.Increment(ref s_live);
         }
         catch
         {
@@ -159,6 +161,9 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             return item;
         }
     }
+
+    /// <summary>Runners (I/O bindings over pinned buffers) not yet disposed, process-wide.</summary>
+    internal static int Live => Volatile.Read(ref s_live);
 
     public UNetShape Shape { get; }
 
@@ -215,6 +220,7 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             return;
         }
         _disposed = true;
+        Interlocked.Decrement(ref s_live);
         _registration.Dispose();
         _binding.Dispose();
         _runOptions.Dispose();
