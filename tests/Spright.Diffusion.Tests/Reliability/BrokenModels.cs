@@ -31,6 +31,8 @@ internal static class BrokenModels
         new("index without unet", m => m.EditJson("model_index.json", o => o.Remove("unet")), "model_index.json", "unet"),
         new("index too deep", m => m.WriteText("model_index.json", new string('[', 5000) + new string(']', 5000)), "model_index.json", "JSON"),
         new("index of 1 GB", m => m.Inflate("model_index.json", 1L << 30), "model_index.json", "bytes"),
+        new("index component name with a separator", m => m.EditJson("model_index.json", o => o["sub/unet"] = Pair("diffusers", "UNet2DConditionModel")), "model_index.json", "sub/unet"),
+        new("index component name with a NUL", m => m.EditJson("model_index.json", o => o["un\0et"] = Pair("diffusers", "UNet2DConditionModel")), "model_index.json", "plain folder name"),
         new("index names an unknown scheduler", m => m.EditJson("model_index.json", o => o["scheduler"] = Pair("diffusers", "FancyScheduler")), "model_index.json", "FancyScheduler", "not supported"),
 
         // scheduler
@@ -40,6 +42,7 @@ internal static class BrokenModels
         new("scheduler config nested object", m => m.EditJson("scheduler/scheduler_config.json", o => o["beta_schedule"] = new JsonObject { ["x"] = new JsonObject { ["y"] = 1 } }), "scheduler/scheduler_config.json", "beta_schedule"),
         new("scheduler config string for number", m => m.EditJson("scheduler/scheduler_config.json", o => o["beta_start"] = "small"), "scheduler/scheduler_config.json", "beta_start"),
         new("scheduler config trained betas of the wrong length", m => m.EditJson("scheduler/scheduler_config.json", o => o["trained_betas"] = new JsonArray(0.1, 0.2)), "scheduler/scheduler_config.json", "trained_betas"),
+        new("scheduler config is a link to an endless device", m => LinkToDevice(m, "scheduler/scheduler_config.json", "/dev/zero"), "scheduler/scheduler_config.json", "bytes"),
         new("scheduler config of 1 GB", m => m.Inflate("scheduler/scheduler_config.json", 1L << 30), "scheduler/scheduler_config.json", "bytes"),
 
         // tokenizer
@@ -64,6 +67,7 @@ internal static class BrokenModels
         // UNet
         new("unet folder missing", m => m.Delete("unet"), "unet", "missing"),
         new("unet graph truncated", m => m.Truncate("unet/model.onnx", 0.3), "unet/model.onnx", "unet"),
+        new("unet graph is a link to an endless device", m => LinkToDevice(m, "unet/model.onnx", "/dev/zero"), "unet/model.onnx", "unet"),
         new("unet external weights missing", m => m.Delete("unet/model.onnx_data"), "unet/model.onnx", "external"),
         new("unet external weights truncated", m => m.Truncate("unet/model.onnx_data", 0.5), "unet/model.onnx", "external"),
         new("unet folder holds the text encoder graph", m => m.Copy("text_encoder/model.onnx", "unet/model.onnx"), "unet/model.onnx", "input"),
@@ -94,6 +98,21 @@ internal static class BrokenModels
             data.Add(c.Name);
         }
         return data;
+    }
+
+    /// <summary>Replaces a file by a symbolic link to a device that never ends (on Windows, where links need rights,
+    /// by a file that claims to be small but is not: the same case for the reader).</summary>
+    private static void LinkToDevice(TempModelFolder m, string relative, string device)
+    {
+        m.Delete(relative);
+        if (OperatingSystem.IsWindows())
+        {
+            m.Inflate(relative, 1L << 30);
+        }
+        else
+        {
+            File.CreateSymbolicLink(m.File(relative), device);
+        }
     }
 
     private static JsonArray Pair(string library, string className) => new(library, className);
