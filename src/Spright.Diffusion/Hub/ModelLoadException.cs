@@ -3,8 +3,8 @@ namespace Spright.Diffusion;
 /// <summary>
 /// The one exception type for a model folder that cannot be used: a missing file, invalid JSON, a missing or
 /// mistyped key, an unknown class name, a graph that fails to load, missing external weights, or inputs and
-/// outputs that do not fit the component. The message names the file and what is wrong, on one line
-/// (<c>path: problem</c>), so that tools can show it as it is.
+/// outputs that do not fit the component (or a graph that loads but fails when run, reported by the call that ran
+/// it). The message names the file and what is wrong, on one line (<c>path: problem</c>), so that tools can show it as it is.
 /// </summary>
 public sealed class ModelLoadException : Exception
 {

@@ -68,6 +68,7 @@ public abstract class DiffusionPipeline : IDisposable
     /// <see cref="ArgumentOutOfRangeException"/> carries the value); the message names the option and what is allowed.</exception>
     /// <exception cref="NonFiniteOutputException">The latents or the decoded image contain NaN or infinite values (the
     /// float16 SD 2.x overflow): nothing is returned rather than a black image.</exception>
+    /// <exception cref="ModelLoadException">A text encoder or VAE graph loaded but failed when run; the message names it.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The pipeline was disposed.</exception>
     public abstract StableDiffusionPipelineOutput Generate(GenerationOptions options, CancellationToken cancellationToken = default);

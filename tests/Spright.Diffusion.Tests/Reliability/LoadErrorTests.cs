@@ -51,6 +51,18 @@ public sealed class LoadErrorTests
     }
 
     [Fact]
+    public void A_graph_that_loads_but_cannot_run_is_reported_as_that_graph_when_used()
+    {
+        using var model = new TempModelFolder(TestPaths.TinyModel);
+        model.WriteBytes("text_encoder/model.onnx", OnnxTestGraphs.TextEncoder(32, expandSequence: 5));
+        using var pipe = StableDiffusionPipeline.FromPretrained(model.Path);
+        var ex = Assert.Throws<ModelLoadException>(() => pipe.Generate(new GenerationOptions { Prompt = ["a"], Width = 32, Height = 32, NumInferenceSteps = 1 }));
+        Assert.Equal(Path.GetFullPath(model.File("text_encoder/model.onnx")), ex.FilePath);
+        Assert.Contains("failed running the text_encoder graph", ex.Problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("onnxruntime::", ex.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_model_folder_itself_missing_or_a_file_is_a_ModelLoadException()
     {
         string missing = Path.Combine(Path.GetTempPath(), "spright-no-model-" + Guid.NewGuid().ToString("N"));

@@ -13,9 +13,10 @@ internal static class OnnxTestGraphs
 
     /// <summary>
     /// A stand-in CLIP text encoder: <c>input_ids</c> int64 [batch, sequence] → <c>last_hidden_state</c> float
-    /// [batch, sequence, <paramref name="width"/>] (the ids cast to float and repeated across the width).
+    /// [batch, sequence, <paramref name="width"/>] (the ids cast to float and repeated across the width). With
+    /// <paramref name="expandSequence"/> other than 1 the graph loads but fails at run time (a broadcast that cannot work).
     /// </summary>
-    public static byte[] TextEncoder(int width)
+    public static byte[] TextEncoder(int width, int expandSequence = 1)
     {
         var graph = new Proto();
         graph.Message(1, Node("Cast", ["input_ids"], ["ids_f"], new Proto().String(1, "to").Int(3, Float).Int(20, 2)));
@@ -23,7 +24,7 @@ internal static class OnnxTestGraphs
         graph.Message(1, Node("Expand", ["ids_u", "shape"], ["last_hidden_state"]));
         graph.String(2, "stand_in_text_encoder");
         graph.Message(5, Int64Tensor("axes", [2]));
-        graph.Message(5, Int64Tensor("shape", [1, 1, width]));
+        graph.Message(5, Int64Tensor("shape", [1, expandSequence, width]));
         graph.Message(11, ValueInfo("input_ids", Int64, "batch", "sequence"));
         graph.Message(12, ValueInfo("last_hidden_state", Float, "batch", "sequence", width));
 

@@ -114,8 +114,9 @@ public abstract class OnnxComponent : IDisposable
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> metadata) =>
         string.Join(", ", metadata.Select(kv => $"{kv.Key} {kv.Value.ElementDataType}[{string.Join(",", kv.Value.Dimensions.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]"));
 
-    /// <summary>Runs <paramref name="action"/> translating ONNX Runtime's terminate error into cancellation.</summary>
-    private protected static T RunCancellable<T>(RunOptions runOptions, CancellationToken cancellationToken, Func<T> action)
+    /// <summary>Runs <paramref name="action"/> translating ONNX Runtime's terminate error into cancellation, and any
+    /// other ONNX Runtime failure (a graph that loads but cannot run) into a <see cref="ModelLoadException"/> naming the graph.</summary>
+    private protected T RunCancellable<T>(RunOptions runOptions, CancellationToken cancellationToken, Func<T> action)
     {
         cancellationToken.ThrowIfCancellationRequested();
         using CancellationTokenRegistration registration = cancellationToken.CanBeCanceled
@@ -128,6 +129,10 @@ public abstract class OnnxComponent : IDisposable
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException("The model run was cancelled.", cancellationToken);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new ModelLoadException(ModelPath, $"ONNX Runtime failed running the {ComponentName} graph: {OnnxSessionFactory.ShortenNativeMessage(ex.Message, ModelPath)}", ex);
         }
     }
 
