@@ -4,8 +4,11 @@ using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Reliability;
 
-/// <summary>Disposal, use after disposal, disposal during a running call, shared components and cancellation.</summary>
-public sealed class LifetimeTests
+/// <summary>
+/// Disposal, use after disposal, disposal during a running call, shared components and cancellation. Tests that must
+/// see sessions released load their own pipeline; the others borrow the fixture's components through FromPipe.
+/// </summary>
+public sealed class LifetimeTests(TinyPipelines shared) : IClassFixture<TinyPipelines>
 {
     private static GenerationOptions Small(int steps = 3) => new() { Prompt = ["a cube"], NumInferenceSteps = steps, Width = 32, Height = 32, Seed = 7 };
 
@@ -34,7 +37,7 @@ public sealed class LifetimeTests
     [Fact]
     public void Output_can_be_disposed_twice()
     {
-        using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
+        using var pipe = StableDiffusionPipeline.FromPipe(shared.Img2Img);
         StableDiffusionPipelineOutput output = pipe.Generate(Small(1));
         output.Dispose();
         output.Dispose();
@@ -45,8 +48,7 @@ public sealed class LifetimeTests
     {
         var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
         IUNet unet = pipe.Unet;
-        using var reference = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
-        using StableDiffusionPipelineOutput expected = reference.Generate(Small(6));
+        using StableDiffusionPipelineOutput expected = shared.Text2Img.Generate(Small(6));
 
         bool disposedMidway = false;
         GenerationOptions options = Small(6);
@@ -69,9 +71,8 @@ public sealed class LifetimeTests
     [Fact]
     public void Dispose_before_the_prompt_is_encoded_still_lets_the_call_finish()
     {
-        var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
-        using var reference = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
-        using StableDiffusionPipelineOutput expected = reference.Generate(Small());
+        var pipe = StableDiffusionPipeline.FromPipe(shared.Img2Img);
+        using StableDiffusionPipelineOutput expected = shared.Text2Img.Generate(Small());
         var encoder = new DisposingTextEncoder(pipe.TextEncoder, pipe);
         pipe.TextEncoder = encoder;
 
@@ -85,7 +86,7 @@ public sealed class LifetimeTests
     [Fact]
     public void Dispose_from_another_thread_while_calls_run_never_crashes_them()
     {
-        var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
+        var pipe = StableDiffusionPipeline.FromPipe(shared.Img2Img);
         using var started = new CountdownEvent(3);
         Task<string>[] calls = Enumerable.Range(0, 3).Select(i => Task.Run(() =>
         {
@@ -131,7 +132,7 @@ public sealed class LifetimeTests
     [Fact]
     public void Cancelling_stops_within_a_step_and_the_pipeline_stays_usable()
     {
-        using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
+        using var pipe = StableDiffusionPipeline.FromPipe(shared.Img2Img);
         using StableDiffusionPipelineOutput expected = pipe.Generate(Small(5));
 
         using var cts = new CancellationTokenSource();

@@ -19,7 +19,7 @@ namespace Spright.Diffusion.Tests.Reliability;
 public sealed class ModelFolderFuzzTests(ITestOutputHelper output)
 {
     private const int Seed = 20250611;
-    private const int JsonMutations = 32;
+    private const int JsonMutations = 28;
 
     // Each JSON file with the keys the library reads: two mutations in three hit one of these (anywhere below it), the
     // rest any key at all, so time goes to mutations that can matter rather than to loading folders with a changed "act_fn".
@@ -37,7 +37,7 @@ public sealed class ModelFolderFuzzTests(ITestOutputHelper output)
     private static readonly (string File, double Fraction)[] GraphTruncations =
     [
         ("text_encoder/model.onnx", 0.0), ("text_encoder/model.onnx", 0.9), ("unet/model.onnx", 0.5),
-        ("unet/model.onnx_data", 0.999), ("vae_decoder/model.onnx", 0.75), ("vae_encoder/model.onnx", 0.2),
+        ("unet/model.onnx_data", 0.999), ("vae_decoder/model.onnx", 0.75),
     ];
 
     // Session creation without graph optimisation: the same validation, a fraction of the time.
