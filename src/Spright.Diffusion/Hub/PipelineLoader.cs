@@ -60,6 +60,12 @@ internal static class PipelineLoader
     public static StableDiffusionComponents LoadComponents(string modelPath, ModelIndex index, DiffusionPipelineOptions options, bool loadVaeEncoder,
         ILoggerFactory loggerFactory, ILogger logger)
     {
+        // 0. A GPU provider the app's native package lacks: say so before reading anything.
+        if (options.ExecutionProvider is ExecutionProvider.Cuda or ExecutionProvider.DirectML)
+        {
+            OnnxSessionFactory.ResolveProvider(options.ExecutionProvider, logger);
+        }
+
         // 1. Files and configurations.
         IScheduler scheduler = LoadScheduler(modelPath, index, options, loggerFactory);
         string tokenizerDir = ComponentFolder(modelPath, index, "tokenizer");
