@@ -60,7 +60,8 @@ internal static class PipelineLoader
     public static StableDiffusionComponents LoadComponents(string modelPath, ModelIndex index, DiffusionPipelineOptions options, bool loadVaeEncoder,
         ILoggerFactory loggerFactory, ILogger logger)
     {
-        // 0. A GPU provider the app's native package lacks: say so before reading anything.
+        // 0. The options themselves, and a GPU provider the app's native package lacks: before reading anything.
+        CheckOptions(options);
         if (options.ExecutionProvider is ExecutionProvider.Cuda or ExecutionProvider.DirectML)
         {
             OnnxSessionFactory.ResolveProvider(options.ExecutionProvider, logger);
@@ -140,6 +141,30 @@ internal static class PipelineLoader
         {
             owned.Add(item);
             return item;
+        }
+    }
+
+    private static void CheckOptions(DiffusionPipelineOptions options)
+    {
+        if (options.Scheduler is { } scheduler && !SchedulerRegistry.IsKnown(scheduler))
+        {
+            throw new ArgumentException($"Scheduler '{scheduler}' is not supported; supported: {string.Join(", ", SchedulerRegistry.Names)}.", nameof(options.Scheduler));
+        }
+        if (!Enum.IsDefined(options.ExecutionProvider))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.ExecutionProvider), options.ExecutionProvider, "ExecutionProvider must be Cpu, Cuda, DirectML or Auto.");
+        }
+        if (options.DeviceId < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.DeviceId), options.DeviceId, "DeviceId must be 0 or more.");
+        }
+        if (options.IntraOpNumThreads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.IntraOpNumThreads), options.IntraOpNumThreads, "IntraOpNumThreads must be 0 (ONNX Runtime chooses) or more.");
+        }
+        if (options.InterOpNumThreads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.InterOpNumThreads), options.InterOpNumThreads, "InterOpNumThreads must be 0 (ONNX Runtime chooses) or more.");
         }
     }
 

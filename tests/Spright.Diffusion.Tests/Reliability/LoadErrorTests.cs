@@ -20,6 +20,20 @@ public sealed class LoadErrorTests
         Assert.DoesNotContain('\n', ex.Message);
     }
 
+    [Fact]
+    public void Invalid_load_options_are_argument_errors_naming_the_option()
+    {
+        Assert.Equal("Scheduler", Assert.ThrowsAny<ArgumentException>(() =>
+            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { Scheduler = "FastScheduler" })).ParamName);
+        var threads = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { IntraOpNumThreads = -2 }));
+        Assert.Equal(("IntraOpNumThreads", (object)(-2)), (threads.ParamName, threads.ActualValue));
+        Assert.Equal("DeviceId", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { DeviceId = -1 })).ParamName);
+        Assert.Equal("ExecutionProvider", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { ExecutionProvider = (ExecutionProvider)42 })).ParamName);
+    }
+
     [Theory]
     [InlineData("unet/weights.pb", "unet/model.onnx", "external")]
     [InlineData("text_encoder/model.onnx", "text_encoder/model.onnx", "missing")]
