@@ -9,7 +9,9 @@ bool verbose = args.Contains("--verbose");
 using var cancellation = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
-    e.Cancel = true;
+    // The first Ctrl+C stops the run cleanly (within one UNet evaluation, nothing written); a second one, e.g.
+    // during a long model load, ends the process at once.
+    e.Cancel = !cancellation.IsCancellationRequested;
     cancellation.Cancel();
 };
 
@@ -62,19 +64,22 @@ static int Version()
 
 static string Describe(Exception ex)
 {
-    string message = ex switch
+    // One line: the first line of the message, without the "(Parameter 'x')" suffix .NET appends, prefixed with
+    // the parameter (the option) when the message does not name it.
+    string message = ex.Message;
+    if (ex is ArgumentException { ParamName: { } name })
     {
-        ArgumentException a when a.ParamName is not null && !a.Message.Contains(a.ParamName, StringComparison.Ordinal) => $"{a.ParamName}: {a.Message}",
-        _ => ex.Message,
-    };
-    // One line: the first line of the message, without the "(Parameter 'x')" suffix .NET appends.
+        message = message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal);
+        if (!message.Contains(name, StringComparison.Ordinal))
+        {
+            message = $"{name}: {message}";
+        }
+    }
     int newline = message.IndexOfAny(['\r', '\n']);
     if (newline >= 0)
     {
         message = message[..newline];
     }
-    int parameter = message.LastIndexOf(" (Parameter '", StringComparison.Ordinal);
-    message = parameter > 0 ? message[..parameter] : message;
     if (ex is ArgumentOutOfRangeException { ActualValue: { } actual })
     {
         message += $" (got {Convert.ToString(actual, System.Globalization.CultureInfo.InvariantCulture)})";

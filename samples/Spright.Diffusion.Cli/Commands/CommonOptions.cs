@@ -27,6 +27,9 @@ internal static class CommonOptions
         string other => throw new UsageException($"--provider must be cpu, cuda, directml or auto; got '{other}'"),
     };
 
-    public static ILoggerFactory Logging(ArgReader args, Action? beforeWrite) =>
-        new StderrLoggerProvider(args.Flag("--verbose") ? LogLevel.Information : LogLevel.Warning, beforeWrite);
+    /// <summary>Warnings are held until the command succeeds (one error line on failure); --verbose shows
+    /// information too, as it happens.</summary>
+    public static StderrLoggerProvider Logging(ArgReader args, Action? beforeWrite) => args.Flag("--verbose")
+        ? new StderrLoggerProvider(LogLevel.Information, beforeWrite)
+        : new StderrLoggerProvider(LogLevel.Warning, beforeWrite, deferred: true);
 }

@@ -32,6 +32,10 @@ internal static class GenerateCommand
             throw new UsageException("give at least one --prompt");
         }
         IReadOnlyList<string> negatives = args.All("--negative-prompt");
+        if (negatives.Count > 0 && negatives.Count != prompts.Count)
+        {
+            throw new UsageException($"--negative-prompt: give one per --prompt ({prompts.Count}), or none; got {negatives.Count}");
+        }
         string? initImage = args.String("--init-image");
         if (initImage is not null && !File.Exists(initImage))
         {
@@ -58,21 +62,19 @@ internal static class GenerateCommand
             Image = initImage is null ? null : ImageInput.FromFile(initImage),
         };
 
+        foreach ((string name, int? side) in new[] { ("--width", options.Width), ("--height", options.Height) })
+        {
+            if (side is int pixels && pixels % 8 != 0)
+            {
+                throw new UsageException($"{name} must be a multiple of 8 (the VAE scale factor); got {pixels}");
+            }
+        }
+
         // Every output location is checked before any work starts.
         string output = args.String("--output") ?? "spright.png";
         string? npyPath = args.String("--save-npy");
         string? latentsPath = args.String("--save-latents");
-        foreach ((string name, string? path) in new[] { ("--output", (string?)output), ("--save-npy", npyPath), ("--save-latents", latentsPath) })
-        {
-            if (path is not null)
-            {
-                string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-                if (!Directory.Exists(dir))
-                {
-                    throw new UsageException($"{name}: the folder does not exist: {dir}");
-                }
-            }
-        }
+        CheckOutputs([("--output", output), ("--save-npy", npyPath), ("--save-latents", latentsPath)], options.NumImagesPerPrompt * prompts.Count);
         List<KeyValuePair<string, string>> schedulerOptions = args.All("--scheduler-option").Select(ParseOption).ToList();
 
         var progress = args.Flag("--quiet") ? null : new ProgressBar();
@@ -101,8 +103,14 @@ internal static class GenerateCommand
         {
             string className = schedulerName ?? pipe.Scheduler.ClassName;
             CheckSchedulerOptions(className, schedulerOptions);
-            var overrides = schedulerOptions.Select(kv => new KeyValuePair<string, object?>(kv.Key, SchedulerConfig.Empty.WithText(kv.Key, kv.Value)[kv.Key])).ToList();
-            pipe.Scheduler = SchedulerRegistry.Create(className, pipe.Scheduler.Config, overrides, loggerFactory.CreateLogger("Spright.Diffusion.Schedulers"));
+            try
+            {
+                pipe.Scheduler = SchedulerRegistry.Create(className, pipe.Scheduler.Config, Overrides(schedulerOptions), loggerFactory.CreateLogger("Spright.Diffusion.Schedulers"));
+            }
+            catch (ArgumentException ex)
+            {
+                throw new UsageException($"--scheduler-option: {OneLine(ex)}");
+            }
         }
 
         options.Progress = progress;
@@ -118,34 +126,101 @@ internal static class GenerateCommand
 
         using (result)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            // All files are staged as temporaries and moved into place together: a failure or a Ctrl+C before the
+            // moves leaves no output file at all, not some of them.
+            var files = new List<(string Path, Action<Stream> Write)>();
+            int count = result.Images.Count;
+            for (int i = 0; i < count; i++)
+            {
+                SixLabors.ImageSharp.Image image = result.Images[i];
+                files.Add((count == 1 ? output : IndexedPath(output, i), stream => image.SaveAsPng(stream)));
+            }
+            if (npyPath is not null)
+            {
+                files.Add((npyPath, stream => NpyFile.Write(stream, result.ImageArray!)));
+            }
+            if (latentsPath is not null)
+            {
+                files.Add((latentsPath, stream => NpyFile.Write(stream, result.Latents)));
+            }
+            AtomicFile.WriteAll(files, cancellationToken);
+            loggerFactory.Flush();
             if (result.Seed is ulong seed)
             {
                 Console.Error.WriteLine($"seed: {seed}");
             }
-            var written = new List<string>();
-            int count = result.Images.Count;
-            for (int i = 0; i < count; i++)
-            {
-                string path = count == 1 ? output : IndexedPath(output, i);
-                AtomicFile.Write(path, stream => result.Images[i].SaveAsPng(stream));
-                written.Add(path);
-            }
-            if (npyPath is not null)
-            {
-                NpyFile.Save(npyPath, result.ImageArray!);
-                written.Add(npyPath);
-            }
-            if (latentsPath is not null)
-            {
-                NpyFile.Save(latentsPath, result.Latents);
-                written.Add(latentsPath);
-            }
-            foreach (string path in written)
+            foreach ((string path, _) in files)
             {
                 Console.WriteLine(path);
             }
         }
         return 0;
+    }
+
+    /// <summary>Refuses output paths that cannot be written before any work starts: a missing or read-only folder,
+    /// a path that is a folder, or two outputs naming the same file.</summary>
+    private static void CheckOutputs((string Option, string? Path)[] outputs, int images)
+    {
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        var checkedFolders = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string option, string? path) in outputs)
+        {
+            if (path is null)
+            {
+                continue;
+            }
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                throw new UsageException($"{option}: the path is empty");
+            }
+            string full;
+            try
+            {
+                full = Path.GetFullPath(path);
+                AtomicFile.CheckDestination(full);
+            }
+            catch (Exception ex) when (ex is ArgumentException or IOException or NotSupportedException or System.Security.SecurityException)
+            {
+                throw new UsageException($"{option}: {OneLine(ex)}");
+            }
+            IEnumerable<string> names = option == "--output" && images > 1
+                ? Enumerable.Range(0, images).Select(i => Path.GetFullPath(IndexedPath(full, i)))
+                : [full];
+            foreach (string name in names)
+            {
+                if (!seen.TryAdd(name, option))
+                {
+                    throw new UsageException($"{option}: {name} is also written by {seen[name]}");
+                }
+            }
+            string folder = Path.GetDirectoryName(full)!;
+            if (checkedFolders.Add(folder))
+            {
+                try
+                {
+                    using var probe = new FileStream(Path.Combine(folder, $".spright-{Guid.NewGuid():N}.tmp"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new UsageException($"{option}: cannot write to {folder}: {ex.Message}");
+                }
+            }
+        }
+    }
+
+    private static List<KeyValuePair<string, object?>> Overrides(List<KeyValuePair<string, string>> options) =>
+        options.Select(kv => new KeyValuePair<string, object?>(kv.Key, SchedulerConfig.Empty.WithText(kv.Key, kv.Value)[kv.Key])).ToList();
+
+    private static string OneLine(Exception ex)
+    {
+        string message = ex.Message;
+        if (ex is ArgumentException { ParamName: { } name })
+        {
+            message = message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal);
+        }
+        int newline = message.IndexOfAny(['\r', '\n']);
+        return newline >= 0 ? message[..newline] : message;
     }
 
     private static void CheckSchedulerOptions(string className, List<KeyValuePair<string, string>> options)
@@ -160,6 +235,18 @@ internal static class GenerateCommand
             if (!known.Contains(option.Key))
             {
                 throw new UsageException($"--scheduler-option: {className} has no option '{option.Key}'; options: {string.Join(", ", known.Order(StringComparer.Ordinal))}");
+            }
+        }
+        if (options.Count > 0)
+        {
+            // Values too (e.g. beta_schedule=cosine, steps_offset=-1), on the default configuration: before the slow load.
+            try
+            {
+                SchedulerRegistry.Create(className, SchedulerConfig.Empty, Overrides(options), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new UsageException($"--scheduler-option: {OneLine(ex)}");
             }
         }
     }

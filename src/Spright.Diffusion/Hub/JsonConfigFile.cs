@@ -127,7 +127,11 @@ internal sealed class JsonConfigFile
         var result = new int[arr.Count];
         for (int i = 0; i < arr.Count; i++)
         {
-            JsonNode? item = arr[i] ?? throw WrongType(key, n, "an array of integers");
+            JsonNode? item = arr[i];
+            if (item is not JsonValue itemValue || itemValue.GetValueKind() != JsonValueKind.Number)
+            {
+                throw WrongType(key, n, "an array of integers");
+            }
             double d = Number(key, item);
             if (d != Math.Floor(d) || d < min || d > max)
             {

@@ -22,7 +22,26 @@ internal static class ModelFiles
         }
         try
         {
-            return File.ReadAllText(path, Encoding.UTF8);
+            // The length reported up front is not trusted: a device or a file that grows (a link to /dev/zero) must
+            // not be read without bound.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            var buffer = new MemoryStream();
+            var chunk = new byte[81920];
+            int read;
+            while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                buffer.Write(chunk, 0, read);
+                if (buffer.Length > maxBytes)
+                {
+                    throw new ModelLoadException(path, $"file is more than the {maxBytes} bytes allowed for this JSON file");
+                }
+            }
+            ReadOnlySpan<byte> bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+            if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+            {
+                bytes = bytes[3..]; // a UTF-8 byte order mark, as File.ReadAllText would drop it
+            }
+            return Encoding.UTF8.GetString(bytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -31,15 +50,18 @@ internal static class ModelFiles
     }
 
     /// <summary>
-    /// Resolves a component sub-folder named by <c>model_index.json</c> inside <paramref name="root"/>, rejecting
-    /// names that are rooted, contain <c>..</c> or otherwise resolve outside the root.
+    /// Resolves a component sub-folder named by <c>model_index.json</c> inside <paramref name="root"/>: the name must be
+    /// one plain folder name (diffusers' component names are Python identifiers), so names that are rooted, contain a
+    /// separator, <c>..</c>, a drive or characters invalid in file names are rejected, and the result must lie inside.
     /// </summary>
     public static string ResolveInside(string root, string relative, string indexFile)
     {
         if (string.IsNullOrWhiteSpace(relative)
             || Path.IsPathRooted(relative)
             || relative.Contains(':', StringComparison.Ordinal)
-            || relative.Split('/', '\\').Any(p => p == ".." || p == "."))
+            || relative.IndexOfAny(['/', '\\', '\0']) >= 0
+            || relative.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0
+            || relative is ".." or ".")
         {
             throw new ModelLoadException(indexFile, $"component name '{relative}' is not a plain folder name inside the model folder");
         }

@@ -52,38 +52,67 @@ internal static class PipelineLoader
         }
     }
 
-    /// <summary>Loads every component; on failure, disposes what was loaded.</summary>
+    /// <summary>
+    /// Loads every component. Everything cheap is read and cross-checked first (scheduler, tokenizer, every
+    /// <c>config.json</c>, the graph files' presence), so a broken JSON file fails before any multi-GB graph is
+    /// loaded; then the ONNX sessions are created. On failure, every session already created is disposed.
+    /// </summary>
     public static StableDiffusionComponents LoadComponents(string modelPath, ModelIndex index, DiffusionPipelineOptions options, bool loadVaeEncoder,
         ILoggerFactory loggerFactory, ILogger logger)
     {
+        // 0. The options themselves, and a GPU provider the app's native package lacks: before reading anything.
+        CheckOptions(options);
+        if (options.ExecutionProvider is ExecutionProvider.Cuda or ExecutionProvider.DirectML)
+        {
+            OnnxSessionFactory.ResolveProvider(options.ExecutionProvider, logger);
+        }
+
+        // 1. Files and configurations.
+        IScheduler scheduler = LoadScheduler(modelPath, index, options, loggerFactory);
+        string tokenizerDir = ComponentFolder(modelPath, index, "tokenizer");
+        string textEncoderDir = ComponentFolder(modelPath, index, "text_encoder");
+        string textEncoderGraph = GraphPath(textEncoderDir, "text_encoder");
+        TextEncoderConfigInfo textEncoderConfig = TextEncoderConfigInfo.Read(textEncoderDir);
+        string unetDir = ComponentFolder(modelPath, index, "unet");
+        string unetGraph = GraphPath(unetDir, "unet");
+        UNetConfigInfo unetConfig = UNetConfigInfo.Read(unetDir);
+        string decoderDir = VaeFolder(modelPath, index, "vae_decoder");
+        string decoderGraph = GraphPath(decoderDir, "vae_decoder");
+        VaeConfigReader.Read(decoderDir);
+        string? encoderGraph = null;
+        if (loadVaeEncoder)
+        {
+            string encoderDir = VaeFolder(modelPath, index, "vae_encoder");
+            encoderGraph = GraphPath(encoderDir, "vae_encoder");
+            VaeConfigReader.Read(encoderDir);
+        }
+        ClipTokenizer tokenizer = ClipTokenizer.FromPretrained(tokenizerDir,
+            new ClipTokenizerOptions { UseFtfy = options.UseFtfy, Logger = loggerFactory.CreateLogger<ClipTokenizer>() });
+        CheckConfigsAgree(Path.Combine(tokenizerDir, "tokenizer_config.json"), tokenizer, textEncoderConfig);
+
+        // 2. Sessions.
         var owned = new List<IDisposable>();
         try
         {
-            IScheduler scheduler = LoadScheduler(modelPath, index, options, loggerFactory);
-            string tokenizerDir = ComponentFolder(modelPath, index, "tokenizer");
-            IPromptTokenizer tokenizer = ClipTokenizer.FromPretrained(tokenizerDir,
-                new ClipTokenizerOptions { UseFtfy = options.UseFtfy, Logger = loggerFactory.CreateLogger<ClipTokenizer>() });
+            var textEncoder = Track(new OnnxTextEncoder(textEncoderGraph, options, loggerFactory.CreateLogger<OnnxTextEncoder>()));
+            var unet = Track(new OnnxUNet(unetGraph, options, loggerFactory.CreateLogger<OnnxUNet>()));
+            var decoder = Track(new OnnxVaeDecoder(decoderGraph, options, loggerFactory.CreateLogger<OnnxVaeDecoder>()));
+            OnnxVaeEncoder? encoder = encoderGraph is null
+                ? null
+                : Track(new OnnxVaeEncoder(encoderGraph, options, loggerFactory.CreateLogger<OnnxVaeEncoder>()));
 
-            var textEncoder = Track(new OnnxTextEncoder(GraphPath(ComponentFolder(modelPath, index, "text_encoder"), "text_encoder"), options, loggerFactory.CreateLogger<OnnxTextEncoder>()));
-            string unetDir = ComponentFolder(modelPath, index, "unet");
-            var unet = Track(new OnnxUNet(GraphPath(unetDir, "unet"), options, loggerFactory.CreateLogger<OnnxUNet>()));
-            int? downsampling = UNetDownsampling(unetDir);
-
-            string decoderDir = VaeFolder(modelPath, index, "vae_decoder");
-            var decoder = Track(new OnnxVaeDecoder(GraphPath(decoderDir, "vae_decoder"), options, loggerFactory.CreateLogger<OnnxVaeDecoder>()));
-            OnnxVaeEncoder? encoder = null;
-            if (loadVaeEncoder)
+            if (textEncoder.FixedSequenceLength is int fixedLength && fixedLength != tokenizer.ModelMaxLength)
             {
-                encoder = Track(new OnnxVaeEncoder(GraphPath(VaeFolder(modelPath, index, "vae_encoder"), "vae_encoder"), options, loggerFactory.CreateLogger<OnnxVaeEncoder>()));
+                throw new ModelLoadException(Path.Combine(tokenizerDir, "tokenizer_config.json"),
+                    $"model_max_length is {tokenizer.ModelMaxLength} but the text encoder graph ({textEncoderGraph}) takes exactly {fixedLength} tokens");
             }
-
             if (textEncoder.HiddenSize is int hidden && unet.CrossAttentionDim is int cross && hidden != cross)
             {
-                throw new ModelLoadException(GraphPath(unetDir, "unet"), $"the UNet expects {cross}-wide text embeddings but the text encoder produces {hidden}");
+                throw new ModelLoadException(unetGraph, $"the UNet expects {cross}-wide text embeddings but the text encoder ({textEncoderGraph}) produces {hidden}-wide ones: the graphs come from different models");
             }
             if (unet.InChannels != decoder.Info.LatentChannels)
             {
-                throw new ModelLoadException(GraphPath(decoderDir, "vae_decoder"), $"the VAE has {decoder.Info.LatentChannels} latent channels but the UNet takes {unet.InChannels}");
+                throw new ModelLoadException(decoderGraph, $"the VAE has {decoder.Info.LatentChannels} latent channels but the UNet ({unetGraph}) takes {unet.InChannels}: the graphs come from different models");
             }
             logger.LogDebug("Loaded {Model}: scheduler {Scheduler}, UNet sample size {SampleSize}.", modelPath, scheduler.ClassName, unet.SampleSize);
 
@@ -95,7 +124,7 @@ internal static class PipelineLoader
                 VaeDecoder = decoder,
                 VaeEncoder = encoder,
                 Scheduler = scheduler,
-                UNetDownsamplingFactor = downsampling,
+                UNetDownsamplingFactor = unetConfig.DownsamplingFactor,
                 Shared = new SharedComponents(owned),
             };
         }
@@ -112,6 +141,41 @@ internal static class PipelineLoader
         {
             owned.Add(item);
             return item;
+        }
+    }
+
+    private static void CheckOptions(DiffusionPipelineOptions options)
+    {
+        if (options.Scheduler is { } scheduler && !SchedulerRegistry.IsKnown(scheduler))
+        {
+            throw new ArgumentException($"Scheduler '{scheduler}' is not supported; supported: {string.Join(", ", SchedulerRegistry.Names)}.", nameof(options.Scheduler));
+        }
+        if (!Enum.IsDefined(options.ExecutionProvider))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.ExecutionProvider), options.ExecutionProvider, "ExecutionProvider must be Cpu, Cuda, DirectML or Auto.");
+        }
+        if (options.DeviceId < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.DeviceId), options.DeviceId, "DeviceId must be 0 or more.");
+        }
+        if (options.IntraOpNumThreads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.IntraOpNumThreads), options.IntraOpNumThreads, "IntraOpNumThreads must be 0 (ONNX Runtime chooses) or more.");
+        }
+        if (options.InterOpNumThreads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.InterOpNumThreads), options.InterOpNumThreads, "InterOpNumThreads must be 0 (ONNX Runtime chooses) or more.");
+        }
+    }
+
+    /// <summary>Checks what can be checked between configurations before any graph is loaded. Widths and channels
+    /// are checked after loading, each configuration against its own graph first, so the error names the file at fault.</summary>
+    private static void CheckConfigsAgree(string tokenizerConfig, ClipTokenizer tokenizer, TextEncoderConfigInfo textEncoder)
+    {
+        if (textEncoder.MaxPositionEmbeddings is int positions && tokenizer.ModelMaxLength > positions)
+        {
+            throw new ModelLoadException(tokenizerConfig,
+                $"model_max_length is {tokenizer.ModelMaxLength} but the text encoder takes at most {positions} tokens (max_position_embeddings in {textEncoder.Path})");
         }
     }
 
@@ -180,12 +244,5 @@ internal static class PipelineLoader
             throw new ModelLoadException(path, $"the {component} graph file is missing");
         }
         return path;
-    }
-
-    private static int? UNetDownsampling(string unetDir)
-    {
-        JsonConfigFile? config = JsonConfigFile.LoadOptional(Path.Combine(unetDir, "config.json"));
-        int[]? blocks = config?.GetIntArray("block_out_channels", 1, 1 << 16);
-        return blocks is { Length: > 0 } ? 1 << Math.Min(blocks.Length - 1, 16) : null;
     }
 }

@@ -1,5 +1,9 @@
 using System.Numerics.Tensors;
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Tiff;
+using SixLabors.ImageSharp.Memory;
+using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using Spright.Diffusion.Tensors;
 
@@ -8,10 +12,18 @@ namespace Spright.Diffusion.Imaging;
 /// <summary>
 /// diffusers' <c>VaeImageProcessor.preprocess</c> for image-to-image: RGB, sides rounded down to a multiple of the
 /// VAE scale factor (Pillow Lanczos resize when they change), <c>x/255</c>, then <c>2x − 1</c>. Files are measured
-/// before decoding and refused above <see cref="MaxPixels"/>, so a crafted file cannot exhaust memory.
+/// from their header before decoding and refused above <see cref="MaxSide"/> or <see cref="MaxPixels"/>; decoding then
+/// runs with an allocation cap and only the first frame of multi-frame formats, so a crafted file (a header claiming
+/// 100000×100000, thousands of GIF frames) cannot exhaust memory. Unreadable files raise <see cref="ArgumentException"/>.
 /// </summary>
 public static class ImagePreprocessor
 {
+    /// <summary>The largest single buffer the decoder may allocate (MB): a 64-megapixel image at 16 bits per channel
+    /// with alpha fits; anything larger is refused by the decoder even if its header lied.</summary>
+    private const int DecoderAllocationLimitMegabytes = 1024;
+
+    private static readonly Lazy<Configuration> DecodeConfiguration = new(CreateDecodeConfiguration);
+
     /// <summary>The largest image accepted (pixels), 64 megapixels.</summary>
     public const long MaxPixels = 64L * 1024 * 1024;
 
@@ -47,36 +59,52 @@ public static class ImagePreprocessor
         {
             throw new FileNotFoundException($"Image file not found: {path}", path);
         }
+        Configuration configuration = DecodeConfiguration.Value;
         IImageInfo? info;
         try
         {
-            info = Image.Identify(path);
+            info = Image.Identify(configuration, path, out _);
         }
-        catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
+        catch (Exception ex) when (IsDecodeFailure(ex))
         {
-            throw new ArgumentException($"{path}: not a readable image ({ex.Message}).", nameof(path), ex);
+            throw new ArgumentException($"{path}: not a readable image ({ex.Message}).", "input", ex);
         }
         if (info is null)
         {
-            throw new ArgumentException($"{path}: not a supported image format.", nameof(path));
+            throw new ArgumentException($"{path}: not a supported image format (PNG, JPEG, BMP, GIF, TGA, WebP, TIFF).", "input");
         }
         CheckSize(info.Width, info.Height, path);
         try
         {
-            using Image<Rgb24> rgb = Image.Load<Rgb24>(path);
+            using Image<Rgb24> rgb = Image.Load<Rgb24>(configuration, path);
+            CheckSize(rgb.Width, rgb.Height, path);
             return FromRgb(rgb, vaeScaleFactor, height, width);
         }
-        catch (Exception ex) when (ex is UnknownImageFormatException or InvalidImageContentException or ImageFormatException)
+        catch (Exception ex) when (IsDecodeFailure(ex))
         {
-            throw new ArgumentException($"{path}: the image data is corrupt ({ex.Message}).", nameof(path), ex);
+            throw new ArgumentException($"{path}: the image data is corrupt or too large to decode ({ex.Message}).", "input", ex);
         }
+    }
+
+    /// <summary>What a malformed or hostile file makes the decoders throw.</summary>
+    private static bool IsDecodeFailure(Exception ex) =>
+        ex is ImageFormatException or NotSupportedException or InvalidMemoryOperationException or IOException or InvalidDataException
+            or IndexOutOfRangeException or ArgumentOutOfRangeException;
+
+    private static Configuration CreateDecodeConfiguration()
+    {
+        Configuration configuration = Configuration.Default.Clone();
+        configuration.MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions { AllocationLimitMegabytes = DecoderAllocationLimitMegabytes });
+        configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First, MaxFrames = 1 });
+        configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
+        return configuration;
     }
 
     private static void CheckSize(int w, int h, string what)
     {
         if (w <= 0 || h <= 0 || w > MaxSide || h > MaxSide || (long)w * h > MaxPixels)
         {
-            throw new ArgumentException($"{what}: {w}×{h} pixels is outside the accepted size (sides up to {MaxSide}, at most {MaxPixels} pixels).");
+            throw new ArgumentException($"{what}: {w}×{h} pixels is outside the accepted size (sides up to {MaxSide}, at most {MaxPixels} pixels).", "input");
         }
     }
 
@@ -88,7 +116,7 @@ public static class ImagePreprocessor
         targetH -= targetH % factor;
         if (targetW <= 0 || targetH <= 0)
         {
-            throw new ArgumentException($"The image ({image.Width}×{image.Height}) is smaller than the VAE scale factor {factor}.");
+            throw new ArgumentException($"The image ({image.Width}×{image.Height}) is smaller than the VAE scale factor {factor}.", "input");
         }
         var pixels = new Rgb24[image.Width * image.Height];
         image.CopyPixelDataTo(pixels);

@@ -59,10 +59,18 @@ public abstract class DiffusionPipeline : IDisposable
         return Generate(call, cancellationToken);
     }
 
-    /// <summary>Generates images with every argument in <paramref name="options"/>.</summary>
+    /// <summary>Generates images with every argument in <paramref name="options"/>. Safe to call from several threads
+    /// at once (see <see cref="StableDiffusionPipelineBase"/>).</summary>
     /// <param name="options">The call's arguments.</param>
     /// <param name="cancellationToken">Stops the generation, within one UNet evaluation.</param>
     /// <returns>The images, arrays and latents.</returns>
+    /// <exception cref="ArgumentException">An argument is out of range or inconsistent (an
+    /// <see cref="ArgumentOutOfRangeException"/> carries the value); the message names the option and what is allowed.</exception>
+    /// <exception cref="NonFiniteOutputException">The latents or the decoded image contain NaN or infinite values (the
+    /// float16 SD 2.x overflow): nothing is returned rather than a black image.</exception>
+    /// <exception cref="ModelLoadException">A text encoder or VAE graph loaded but failed when run; the message names it.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The pipeline was disposed.</exception>
     public abstract StableDiffusionPipelineOutput Generate(GenerationOptions options, CancellationToken cancellationToken = default);
 
     /// <summary>Runs <see cref="Generate(GenerationOptions, CancellationToken)"/> on the thread pool.</summary>

@@ -25,7 +25,7 @@ public sealed class GenerationOptions
     /// <summary>The prompt(s); one image batch per prompt. Leave empty when passing <see cref="PromptEmbeds"/>.</summary>
     public IReadOnlyList<string>? Prompt { get; set; }
 
-    /// <summary>Negative prompt(s): none, one for all prompts, or one per prompt. Ignored without guidance.</summary>
+    /// <summary>Negative prompt(s): none, or exactly one per prompt (as diffusers). Ignored without guidance.</summary>
     public IReadOnlyList<string>? NegativePrompt { get; set; }
 
     /// <summary>Image height in pixels (a multiple of 8); default <c>unet.sample_size × vae_scale_factor</c> (768 for SPRIGHT).</summary>

@@ -1,8 +1,10 @@
 namespace Spright.Diffusion;
 
 /// <summary>
-/// The latents or the decoded image contain NaN or infinite values (typically float16 overflow in an SD 2.x VAE),
-/// which would otherwise be written as a black image.
+/// The latents or the decoded image contain NaN or infinite values (typically float16 overflow in an SD 2.x UNet or
+/// VAE), which would otherwise be written as a black image. Every generate call checks the final latents and the
+/// decoded images and throws this instead of returning them, so no caller can save a black image by accident; the
+/// fix is a float32 export (at least of the VAE) of the model.
 /// </summary>
 public sealed class NonFiniteOutputException : InvalidOperationException
 {

@@ -100,6 +100,7 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
     public override StableDiffusionPipelineOutput Generate(GenerationOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        using CallLease lease = EnterCall();
         if (options.Image is null)
         {
             throw new ArgumentException("Image-to-image needs an input image (GenerationOptions.Image).", nameof(options.Image));
@@ -114,7 +115,17 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         }
         IVaeEncoder encoder = VaeEncoder ?? throw new InvalidOperationException("This pipeline has no VAE encoder.");
 
-        Tensor<float> image = ImagePreprocessor.Preprocess(options.Image, VaeScaleFactor, options.Height, options.Width);
+        Tensor<float> image;
+        try
+        {
+            image = ImagePreprocessor.Preprocess(options.Image, VaeScaleFactor, options.Height, options.Width);
+        }
+        catch (ArgumentException ex) when (ex.ParamName is "input" or "array")
+        {
+            // Name the option the caller set, not the preprocessor's parameter.
+            string message = ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal);
+            throw new ArgumentException(message, nameof(options.Image), ex);
+        }
         int[] imageShape = image.Shape();
         GenerationOptions sized = options.Clone();
         sized.Height = imageShape[2];
@@ -123,7 +134,7 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         (TorchGenerator generator, ulong? seed) = CreateGenerator(options);
         int images = plan.Batch * plan.ImagesPerPrompt;
 
-        Tensor<float> embeds = EncodePrompt(options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
+        Tensor<float> embeds = EncodePromptCore(options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
             options.PromptEmbeds, options.NegativePromptEmbeds, cancellationToken);
 
         IScheduler scheduler = PrepareScheduler(options);
@@ -203,12 +214,9 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
     }
 
     /// <inheritdoc />
-    protected override void Dispose(bool disposing)
+    private protected override void ReleaseNativeResources()
     {
-        base.Dispose(disposing);
-        if (disposing)
-        {
-            _ownedEncoder?.Dispose();
-        }
+        base.ReleaseNativeResources();
+        _ownedEncoder?.Dispose();
     }
 }

@@ -53,13 +53,18 @@ public sealed class StableDiffusionPipeline : StableDiffusionPipelineBase
     /// <inheritdoc />
     public override StableDiffusionPipelineOutput Generate(GenerationOptions options, CancellationToken cancellationToken = default)
     {
+        using CallLease lease = EnterCall();
         CallPlan plan = PlanCall(options);
+        if (options.Image is not null)
+        {
+            throw new ArgumentException("Image is an image-to-image input; text-to-image does not take one (use StableDiffusionImg2ImgPipeline, e.g. StableDiffusionImg2ImgPipeline.FromPipe(this)).", nameof(options.Image));
+        }
         (TorchGenerator generator, ulong? seed) = CreateGenerator(options);
         int images = plan.Batch * plan.ImagesPerPrompt;
         int channels = Unet.InChannels;
         int h = plan.Height / VaeScaleFactor, w = plan.Width / VaeScaleFactor;
 
-        var embeds = EncodePrompt(options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
+        var embeds = EncodePromptCore(options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
             options.PromptEmbeds, options.NegativePromptEmbeds, cancellationToken);
         IScheduler scheduler = PrepareScheduler(options);
 

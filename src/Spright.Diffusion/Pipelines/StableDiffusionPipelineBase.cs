@@ -20,10 +20,15 @@ namespace Spright.Diffusion;
 /// components, <see cref="EncodePrompt"/>, the denoising loop and <see cref="DecodeLatents"/>.
 /// </summary>
 /// <remarks>
-/// Thread safety: <c>Generate</c> may be called from several threads at once. Every call works on its own scheduler
-/// clone, generator and UNet buffers; ONNX Runtime sessions are thread-safe. Replacing a component while calls run is
-/// not supported. Components loaded by <see cref="DiffusionPipeline.FromPretrained"/> are disposed with the last
-/// pipeline that uses them; components you assign stay yours to dispose.
+/// <para>Thread safety: <c>Generate</c>, <see cref="EncodePrompt"/> and <see cref="DecodeLatents"/> may be called from
+/// several threads at once on one pipeline, and each call gives exactly the result it gives alone (same seed, same
+/// bits). Every call works on its own scheduler clone, generator and UNet buffers; ONNX Runtime sessions are
+/// thread-safe for concurrent runs. Not supported while calls run: assigning components or the scheduler, and sharing
+/// one <see cref="GenerationOptions.Generator"/> between concurrent calls (use <see cref="GenerationOptions.Seed"/>).</para>
+/// <para>Lifetime: components loaded by <see cref="DiffusionPipeline.FromPretrained"/> are disposed with the last
+/// pipeline that uses them; components you assign stay yours to dispose. <see cref="DiffusionPipeline.Dispose()"/> may
+/// be called while calls run: new calls throw <see cref="ObjectDisposedException"/> at once, running calls finish,
+/// and the native resources are released when the last of them returns.</para>
 /// </remarks>
 public abstract class StableDiffusionPipelineBase : DiffusionPipeline
 {
@@ -32,6 +37,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
 
     private readonly ConcurrentDictionary<UNetShape, ConcurrentBag<IUNetRunner>> _runners = new();
     private readonly SharedComponents? _shared;
+    private int _leases = 1; // the pipeline's own reference (released by Dispose) plus one per running call
     private IPromptTokenizer _tokenizer;
     private ITextEncoder _textEncoder;
     private IUNet _unet;
@@ -58,10 +64,10 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     }
 
     /// <summary>The tokenizer (<c>pipe.tokenizer</c>).</summary>
-    public IPromptTokenizer Tokenizer { get => _tokenizer; set => _tokenizer = value ?? throw new ArgumentNullException(nameof(value)); }
+    public IPromptTokenizer Tokenizer { get => _tokenizer; set => _tokenizer = NotDisposed(value); }
 
     /// <summary>The text encoder (<c>pipe.text_encoder</c>).</summary>
-    public ITextEncoder TextEncoder { get => _textEncoder; set => _textEncoder = value ?? throw new ArgumentNullException(nameof(value)); }
+    public ITextEncoder TextEncoder { get => _textEncoder; set => _textEncoder = NotDisposed(value); }
 
     /// <summary>The UNet (<c>pipe.unet</c>). Assigning one drops the buffers cached for the previous one.</summary>
     public IUNet Unet
@@ -69,20 +75,20 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         get => _unet;
         set
         {
-            _unet = value ?? throw new ArgumentNullException(nameof(value));
+            _unet = NotDisposed(value);
             ClearRunners();
         }
     }
 
     /// <summary>The VAE decoder (<c>pipe.vae.decode</c>).</summary>
-    public IVaeDecoder VaeDecoder { get => _vaeDecoder; set => _vaeDecoder = value ?? throw new ArgumentNullException(nameof(value)); }
+    public IVaeDecoder VaeDecoder { get => _vaeDecoder; set => _vaeDecoder = NotDisposed(value); }
 
     /// <summary>The VAE encoder (image-to-image), or null when the folder has none.</summary>
     public IVaeEncoder? VaeEncoder { get; set; }
 
     /// <summary>The scheduler (<c>pipe.scheduler</c>); swap it like <c>pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)</c>.
     /// Each call runs on a fresh clone, so the instance here is never mutated by generation.</summary>
-    public IScheduler Scheduler { get => _scheduler; set => _scheduler = value ?? throw new ArgumentNullException(nameof(value)); }
+    public IScheduler Scheduler { get => _scheduler; set => _scheduler = NotDisposed(value); }
 
     /// <summary>Pixels per latent (<c>vae_scale_factor</c>, 8).</summary>
     public int VaeScaleFactor => VaeDecoder.Info.ScaleFactor;
@@ -113,7 +119,14 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         IReadOnlyList<string>? negativePrompts = null, Tensor<float>? promptEmbeds = null, Tensor<float>? negativePromptEmbeds = null,
         CancellationToken cancellationToken = default)
     {
-        ThrowIfDisposed();
+        using CallLease lease = EnterCall();
+        return EncodePromptCore(prompts, numImagesPerPrompt, doClassifierFreeGuidance, negativePrompts, promptEmbeds, negativePromptEmbeds, cancellationToken);
+    }
+
+    /// <summary><see cref="EncodePrompt"/> for a call that already holds a lease (see <see cref="EnterCall"/>).</summary>
+    private protected Tensor<float> EncodePromptCore(IReadOnlyList<string>? prompts, int numImagesPerPrompt, bool doClassifierFreeGuidance,
+        IReadOnlyList<string>? negativePrompts, Tensor<float>? promptEmbeds, Tensor<float>? negativePromptEmbeds, CancellationToken cancellationToken)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(numImagesPerPrompt, 1);
         Tensor<float> positive = promptEmbeds ?? EncodeTexts(prompts ?? throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings."), cancellationToken);
         int[] shape = positive.Shape();
@@ -179,7 +192,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     /// <returns>The output (its <see cref="StableDiffusionPipelineOutput.Latents"/> are the input).</returns>
     public StableDiffusionPipelineOutput DecodeLatents(Tensor<float> latents, OutputType outputType = OutputType.Image, CancellationToken cancellationToken = default)
     {
-        ThrowIfDisposed();
+        using CallLease lease = EnterCall();
         ArgumentNullException.ThrowIfNull(latents);
         if (latents.Rank != 4)
         {
@@ -194,7 +207,6 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     private protected CallPlan PlanCall(GenerationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ThrowIfDisposed();
         bool hasPrompt = options.Prompt is { Count: > 0 };
         if (hasPrompt == (options.PromptEmbeds is not null))
         {
@@ -219,6 +231,10 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         if (options.NegativePromptEmbeds is not null)
         {
             CheckEmbeds(options.NegativePromptEmbeds, nameof(options.NegativePromptEmbeds));
+            if (options.PromptEmbeds is not null && !options.NegativePromptEmbeds.Lengths.SequenceEqual(options.PromptEmbeds.Lengths))
+            {
+                throw new ArgumentException($"NegativePromptEmbeds [{string.Join(", ", options.NegativePromptEmbeds.Shape())}] must have the shape of PromptEmbeds [{string.Join(", ", options.PromptEmbeds.Shape())}].", nameof(options.NegativePromptEmbeds));
+            }
         }
         if (options.NumImagesPerPrompt < 1 || options.NumImagesPerPrompt > MaxBatchSize)
         {
@@ -392,15 +408,68 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         return scheduler;
     }
 
-    /// <summary>Releases pooled buffers and the shared components.</summary>
+    /// <summary>Releases the pipeline's own reference to its native resources: at once when no call runs, else when
+    /// the last running call returns.</summary>
     /// <param name="disposing">Whether called from Dispose.</param>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            ClearRunners();
-            _shared?.Release();
+            ExitCall();
         }
+    }
+
+    /// <summary>Releases what this pipeline owns (pooled buffers, its share of the loaded components); runs once,
+    /// after <see cref="DiffusionPipeline.Dispose()"/> and the last running call.</summary>
+    private protected virtual void ReleaseNativeResources()
+    {
+        ClearRunners();
+        _shared?.Release();
+    }
+
+    /// <summary>Marks a call as running, so that a concurrent <see cref="DiffusionPipeline.Dispose()"/> defers the
+    /// release of native resources until it returns.</summary>
+    /// <exception cref="ObjectDisposedException">The pipeline was disposed.</exception>
+    private protected CallLease EnterCall()
+    {
+        while (true)
+        {
+            int current = Volatile.Read(ref _leases);
+            if (current == 0 || IsDisposed)
+            {
+                throw new ObjectDisposedException(GetType().Name, "The pipeline was disposed.");
+            }
+            if (Interlocked.CompareExchange(ref _leases, current + 1, current) == current)
+            {
+                return new CallLease(this);
+            }
+        }
+    }
+
+    private void ExitCall()
+    {
+        if (Interlocked.Decrement(ref _leases) == 0)
+        {
+            ReleaseNativeResources();
+        }
+    }
+
+    private T NotDisposed<T>(T value) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        ThrowIfDisposed();
+        return value;
+    }
+
+    /// <summary>One running call (see <see cref="EnterCall"/>); disposing it ends the call.</summary>
+    private protected readonly struct CallLease : IDisposable
+    {
+        private readonly StableDiffusionPipelineBase? _pipeline;
+
+        internal CallLease(StableDiffusionPipelineBase pipeline) => _pipeline = pipeline;
+
+        /// <summary>Ends the call.</summary>
+        public void Dispose() => _pipeline?.ExitCall();
     }
 
     /// <summary>The components of this pipeline, sharing ownership of what it loaded.</summary>

@@ -14,12 +14,22 @@ public static partial class NpyFile
 {
     private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <summary>Writes a float32 tensor as <c>.npy</c>.</summary>
+    /// <summary>Writes a float32 tensor as <c>.npy</c>, through a temporary file moved into place (see <see cref="AtomicFile"/>).</summary>
     /// <param name="path">The destination file.</param>
     /// <param name="tensor">The tensor.</param>
     public static void Save(string path, Tensor<float> tensor)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(tensor);
+        AtomicFile.Write(path, stream => Write(stream, tensor));
+    }
+
+    /// <summary>Writes a float32 tensor in <c>.npy</c> format to a stream (e.g. one of <see cref="AtomicFile.WriteAll"/>).</summary>
+    /// <param name="stream">The destination stream.</param>
+    /// <param name="tensor">The tensor.</param>
+    public static void Write(Stream stream, Tensor<float> tensor)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(tensor);
         int[] shape = tensor.Shape();
         string shapeText = shape.Length == 1
@@ -30,30 +40,27 @@ public static partial class NpyFile
         int padding = (64 - (total % 64)) % 64;
         header = header + new string(' ', padding) + "\n";
 
-        AtomicFile.Write(path, stream =>
+        stream.Write(Magic);
+        stream.WriteByte(1);
+        stream.WriteByte(0);
+        Span<byte> len = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length);
+        stream.Write(len);
+        stream.Write(Encoding.ASCII.GetBytes(header));
+        ReadOnlySpan<float> data = tensor.IsDense ? tensor.AsSpan() : tensor.CloneDense().AsSpan();
+        if (BitConverter.IsLittleEndian)
         {
-            stream.Write(Magic);
-            stream.WriteByte(1);
-            stream.WriteByte(0);
-            Span<byte> len = stackalloc byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length);
-            stream.Write(len);
-            stream.Write(Encoding.ASCII.GetBytes(header));
-            ReadOnlySpan<float> data = tensor.IsDense ? tensor.AsSpan() : tensor.CloneDense().AsSpan();
-            if (BitConverter.IsLittleEndian)
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
+        }
+        else
+        {
+            byte[] buffer = new byte[4];
+            foreach (float f in data)
             {
-                stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data));
+                BinaryPrimitives.WriteSingleLittleEndian(buffer, f);
+                stream.Write(buffer);
             }
-            else
-            {
-                byte[] buffer = new byte[4];
-                foreach (float f in data)
-                {
-                    BinaryPrimitives.WriteSingleLittleEndian(buffer, f);
-                    stream.Write(buffer);
-                }
-            }
-        });
+        }
     }
 
     /// <summary>Reads a little-endian float32 (<c>&lt;f4</c>) C-order <c>.npy</c> file.</summary>

@@ -29,6 +29,9 @@ internal sealed class ClipTokenizerFiles
     /// <summary>Largest vocab.json / merges.txt accepted (the CLIP files are about 1 MB and 0.5 MB).</summary>
     public const long MaxVocabularyBytes = 64L << 20;
 
+    /// <summary>The longest padded sequence accepted as <c>model_max_length</c>.</summary>
+    public const int MaxModelMaxLength = 1 << 16;
+
     /// <summary>Largest tokenizer_config.json / special_tokens_map.json accepted.</summary>
     public const long MaxConfigBytes = 4L << 20;
 
@@ -233,6 +236,11 @@ internal sealed class ClipTokenizerFiles
         if (maxLength < 2)
         {
             throw new ModelLoadException(configPath, $"model_max_length {maxLength} leaves no room for the start and end tokens");
+        }
+        if (maxLength > MaxModelMaxLength)
+        {
+            // Every id row is padded to this length: an absurd value would allocate gigabytes per prompt.
+            throw new ModelLoadException(configPath, $"model_max_length {maxLength} is more than the {MaxModelMaxLength} tokens supported (CLIP uses 77)");
         }
         return maxLength;
     }

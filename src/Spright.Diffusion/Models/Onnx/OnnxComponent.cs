@@ -13,6 +13,7 @@ namespace Spright.Diffusion.Models.Onnx;
 /// </summary>
 public abstract class OnnxComponent : IDisposable
 {
+    private static int s_liveSessions;
     private InferenceSession? _session;
 
     /// <summary>Loads the graph and creates the session.</summary>
@@ -27,7 +28,11 @@ public abstract class OnnxComponent : IDisposable
         ComponentName = componentName;
         Logger = logger ?? DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx." + componentName);
         _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), Logger);
+        Interlocked.Increment(ref s_liveSessions);
     }
+
+    /// <summary>Sessions created by components and not yet disposed, process-wide (lets tests prove nothing leaks).</summary>
+    internal static int LiveSessions => Volatile.Read(ref s_liveSessions);
 
     /// <summary>The graph file.</summary>
     public string ModelPath { get; }
@@ -109,8 +114,9 @@ public abstract class OnnxComponent : IDisposable
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> metadata) =>
         string.Join(", ", metadata.Select(kv => $"{kv.Key} {kv.Value.ElementDataType}[{string.Join(",", kv.Value.Dimensions.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]"));
 
-    /// <summary>Runs <paramref name="action"/> translating ONNX Runtime's terminate error into cancellation.</summary>
-    private protected static T RunCancellable<T>(RunOptions runOptions, CancellationToken cancellationToken, Func<T> action)
+    /// <summary>Runs <paramref name="action"/> translating ONNX Runtime's terminate error into cancellation, and any
+    /// other ONNX Runtime failure (a graph that loads but cannot run) into a <see cref="ModelLoadException"/> naming the graph.</summary>
+    private protected T RunCancellable<T>(RunOptions runOptions, CancellationToken cancellationToken, Func<T> action)
     {
         cancellationToken.ThrowIfCancellationRequested();
         using CancellationTokenRegistration registration = cancellationToken.CanBeCanceled
@@ -124,6 +130,10 @@ public abstract class OnnxComponent : IDisposable
         {
             throw new OperationCanceledException("The model run was cancelled.", cancellationToken);
         }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new ModelLoadException(ModelPath, $"ONNX Runtime failed running the {ComponentName} graph: {OnnxSessionFactory.ShortenNativeMessage(ex.Message, ModelPath)}", ex);
+        }
     }
 
     /// <summary>Releases the session.</summary>
@@ -132,7 +142,12 @@ public abstract class OnnxComponent : IDisposable
     {
         if (disposing)
         {
-            Interlocked.Exchange(ref _session, null)?.Dispose();
+            InferenceSession? session = Interlocked.Exchange(ref _session, null);
+            if (session is not null)
+            {
+                session.Dispose();
+                Interlocked.Decrement(ref s_liveSessions);
+            }
         }
     }
 

@@ -11,7 +11,7 @@ namespace Spright.Diffusion.Models.Onnx;
 /// the execution provider (with a clear error naming the NuGet package when the native library lacks it), the
 /// optional optimized-graph cache, and load errors turned into <see cref="ModelLoadException"/>.
 /// </summary>
-internal static class OnnxSessionFactory
+internal static partial class OnnxSessionFactory
 {
     private const string CudaProvider = "CUDAExecutionProvider";
     private const string DmlProvider = "DmlExecutionProvider";
@@ -161,7 +161,7 @@ internal static class OnnxSessionFactory
             EnableMemoryPattern = settings.EnableMemoryPattern,
             EnableCpuMemArena = settings.EnableCpuMemArena,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, // errors arrive as exceptions; ORT's own stderr copy is noise
             LogId = "spright." + componentName,
         };
         if (settings.IntraOpNumThreads > 0)
@@ -206,13 +206,29 @@ internal static class OnnxSessionFactory
         }
         catch (OnnxRuntimeException ex)
         {
-            string message = ex.Message;
+            string message = ShortenNativeMessage(ex.Message, path);
             string problem = message.Contains("external", StringComparison.OrdinalIgnoreCase) || message.Contains("No such file", StringComparison.OrdinalIgnoreCase)
                 ? $"the {componentName} graph's external weights could not be read (is the weights file next to it complete?): {message}"
                 : $"ONNX Runtime cannot load the {componentName} graph: {message}";
             throw new ModelLoadException(originalPath, problem, ex);
         }
     }
+
+    /// <summary>
+    /// ONNX Runtime's messages carry an error code, the path again, C++ source locations and signatures
+    /// (<c>[ErrorCode:Fail] Exception during initialization: /onnxruntime_src/…/initializer.cc:79 onnxruntime::Initializer::Initializer(…) …</c>);
+    /// the reason at the end is what a user needs.
+    /// </summary>
+    internal static string ShortenNativeMessage(string message, string path)
+    {
+        string shortened = message.Replace($"Load model from {path} failed:", string.Empty, StringComparison.Ordinal);
+        shortened = NativeNoise().Replace(shortened, " ");
+        shortened = string.Join(' ', shortened.Split([' ', '\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)).Trim(' ', ':');
+        return shortened.Length > 0 ? shortened : message;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\[ErrorCode:\w+\]|\[ONNXRuntimeError\] : \d+ : \w+ :|Exception during initialization:|[\w/.\-]+\.(?:cc|cpp|h):\d+(?: [\w:~]+(?:\([^)]*\))?(?= ))?")]
+    private static partial System.Text.RegularExpressions.Regex NativeNoise();
 
     private static string CacheKey(string modelPath, ExecutionProvider provider, OnnxSessionSettings settings)
     {

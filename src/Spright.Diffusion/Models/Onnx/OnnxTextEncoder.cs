@@ -40,14 +40,15 @@ public sealed class OnnxTextEncoder : OnnxComponent, ITextEncoder
             RejectUnknownInputs(taken);
             _hiddenStates = RequireOutput("hidden states", ["last_hidden_state"], [3], FloatTypes);
 
-            JsonConfigFile? config = JsonConfigFile.LoadOptional(Path.Combine(Path.GetDirectoryName(ModelPath)!, "config.json"));
-            int? configured = config?.GetInt("hidden_size", 1, 1 << 16);
+            TextEncoderConfigInfo config = TextEncoderConfigInfo.Read(Path.GetDirectoryName(ModelPath)!);
             int? graph = _hiddenStates.Fixed(2);
-            if (configured is int c && graph is int g && c != g)
+            if (config.HiddenSize is int c && graph is int g && c != g)
             {
-                throw new ModelLoadException(config!.Path, $"hidden_size is {c} but the graph's last_hidden_state is {g} wide");
+                throw new ModelLoadException(config.Path!, $"hidden_size is {c} but the graph's last_hidden_state is {g} wide");
             }
-            HiddenSize = graph ?? configured;
+            HiddenSize = graph ?? config.HiddenSize;
+            FixedSequenceLength = _inputIds.Fixed(1);
+            MaxSequenceLength = FixedSequenceLength ?? config.MaxPositionEmbeddings;
         }
         catch
         {
@@ -58,6 +59,13 @@ public sealed class OnnxTextEncoder : OnnxComponent, ITextEncoder
 
     /// <inheritdoc />
     public int? HiddenSize { get; }
+
+    /// <summary>The one sequence length the graph takes, when its <c>input_ids</c> have a fixed length.</summary>
+    internal int? FixedSequenceLength { get; }
+
+    /// <summary>The longest token sequence the encoder takes (the graph's fixed length, else the config's
+    /// <c>max_position_embeddings</c>), when known.</summary>
+    internal int? MaxSequenceLength { get; }
 
     /// <summary>The element type of the token ids input (Int64 for optimum exports, Int32 for the legacy script).</summary>
     public TensorElementType InputIdsType => _inputIds.ElementType;

@@ -33,16 +33,20 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
             RejectUnknownInputs(taken);
             OutputPort = RequireOutput("noise prediction", ["out_sample", "sample_out", "noise_pred"], [4], FloatTypes);
 
-            JsonConfigFile? config = JsonConfigFile.LoadOptional(Path.Combine(Path.GetDirectoryName(ModelPath)!, "config.json"));
-            int? inChannels = config?.GetInt("in_channels", 1, 1024);
-            InChannels = SamplePort.Fixed(1) ?? inChannels ?? 4;
-            if (inChannels is int c && c != InChannels)
+            UNetConfigInfo config = UNetConfigInfo.Read(Path.GetDirectoryName(ModelPath)!);
+            InChannels = SamplePort.Fixed(1) ?? config.InChannels ?? 4;
+            if (config.InChannels is int c && c != InChannels)
             {
-                throw new ModelLoadException(config!.Path, $"in_channels is {c} but the graph's sample input has {InChannels} channels");
+                throw new ModelLoadException(config.Path!, $"in_channels is {c} but the graph's sample input has {InChannels} channels");
             }
-            SampleSize = config?.GetInt("sample_size", 1, 1 << 14);
-            CrossAttentionDim = HiddenStatesPort.Fixed(2) ?? config?.GetInt("cross_attention_dim", 1, 1 << 16);
-            if (config?.GetInt("time_cond_proj_dim", 1, 1 << 16) is not null)
+            SampleSize = config.SampleSize;
+            int? graphCross = HiddenStatesPort.Fixed(2);
+            if (config.CrossAttentionDim is int configured && graphCross is int g && configured != g)
+            {
+                throw new ModelLoadException(config.Path!, $"cross_attention_dim is {configured} but the graph's encoder_hidden_states are {g} wide");
+            }
+            CrossAttentionDim = graphCross ?? config.CrossAttentionDim;
+            if (config.TimeCondProjDim is not null)
             {
                 Logger.LogWarning("{Path}: time_cond_proj_dim is set (an LCM-distilled UNet); its guidance embedding input is not supported.", config.Path);
             }
@@ -103,6 +107,7 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
 /// <summary>One UNet shape's preallocated buffers and I/O binding.</summary>
 internal sealed class OnnxUNetRunner : IUNetRunner
 {
+    private static int s_live;
     private readonly OnnxUNet _unet;
     private readonly OrtTensorBuffer _sample;
     private readonly OrtTensorBuffer _timestep;
@@ -139,6 +144,7 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             _binding.BindInput(unet.TimestepPort.Name, _timestep.Value);
             _binding.BindInput(unet.HiddenStatesPort.Name, _hidden.Value);
             _binding.BindOutput(unet.OutputPort.Name, _output.Value);
+            Interlocked.Increment(ref s_live);
         }
         catch
         {
@@ -155,6 +161,9 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             return item;
         }
     }
+
+    /// <summary>Runners (I/O bindings over pinned buffers) not yet disposed, process-wide.</summary>
+    internal static int Live => Volatile.Read(ref s_live);
 
     public UNetShape Shape { get; }
 
@@ -211,6 +220,7 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             return;
         }
         _disposed = true;
+        Interlocked.Decrement(ref s_live);
         _registration.Dispose();
         _binding.Dispose();
         _runOptions.Dispose();

@@ -31,9 +31,16 @@ public sealed class OnnxVaeDecoder : OnnxComponent, IVaeDecoder
             RejectUnknownInputs(taken);
             _output = RequireOutput("image", ["sample", "images"], [4], FloatTypes);
             Info = VaeConfigReader.Read(Path.GetDirectoryName(ModelPath)!);
+            if (_input.Fixed(1) == 3 && _output.Fixed(1) != 3)
+            {
+                throw new ModelLoadException(ModelPath, $"the vae_decoder graph takes 3-channel images and returns '{_output.Name}', not an image: is this the VAE encoder graph?");
+            }
             if (_input.Fixed(1) is int c && c != Info.LatentChannels)
             {
-                throw new ModelLoadException(ModelPath, $"the decoder takes {c} latent channels but the VAE config says latent_channels = {Info.LatentChannels}");
+                string config = Path.Combine(Path.GetDirectoryName(ModelPath)!, "config.json");
+                throw File.Exists(config)
+                    ? new ModelLoadException(config, $"latent_channels is {Info.LatentChannels} but the decoder graph takes {c} latent channels")
+                    : new ModelLoadException(ModelPath, $"the decoder takes {c} latent channels; a Stable Diffusion VAE without a config has {Info.LatentChannels}");
             }
         }
         catch

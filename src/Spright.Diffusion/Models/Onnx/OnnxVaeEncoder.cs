@@ -39,6 +39,10 @@ public sealed class OnnxVaeEncoder : OnnxComponent, IVaeEncoder
                 _output = RequireOutput("latent sample", ["latent_sample", "latent_dist", "latents"], [4], FloatTypes);
                 OutputKind = VaeEncoderOutputKind.LatentSample;
             }
+            if (_input.Fixed(1) is int channels && channels != 3)
+            {
+                throw new ModelLoadException(ModelPath, $"the vae_encoder graph's input '{_input.Name}' has {channels} channels, not the 3 of an RGB image: is this the VAE decoder graph?");
+            }
             Info = VaeConfigReader.Read(Path.GetDirectoryName(ModelPath)!);
         }
         catch

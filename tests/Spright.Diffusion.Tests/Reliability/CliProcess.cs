@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Spright.Diffusion.Tests.Reliability;
+
+/// <summary>The outcome of one <c>spright</c> run.</summary>
+internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    /// <summary>Non-empty stderr lines (progress-bar redraws split on '\r' too).</summary>
+    public string[] ErrorLines => Stderr.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Where(l => l.Length > 0).ToArray();
+
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+}
+
+/// <summary>Runs the CLI (<c>spright.dll</c>, copied into the test output by the project reference) as a child process.</summary>
+internal static class CliProcess
+{
+    public static string SprightDll => Path.Combine(AppContext.BaseDirectory, "spright.dll");
+
+    public static Process Start(string workingDirectory, IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo(DotnetHost())
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        info.ArgumentList.Add(SprightDll);
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        return Process.Start(info) ?? throw new InvalidOperationException("could not start spright");
+    }
+
+    public static CliResult Run(string workingDirectory, params string[] args)
+    {
+        using Process process = Start(workingDirectory, args);
+        process.StandardInput.Close();
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"spright {string.Join(' ', args)} did not finish in 120 s");
+        }
+        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string DotnetHost()
+    {
+        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(host) && File.Exists(host))
+        {
+            return host;
+        }
+        string? current = Environment.ProcessPath;
+        if (current is not null && Path.GetFileNameWithoutExtension(current).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            return current;
+        }
+        return "dotnet";
+    }
+}
