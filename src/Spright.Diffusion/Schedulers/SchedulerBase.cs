@@ -149,7 +149,8 @@ public abstract class SchedulerBase : IScheduler
     }
 
     /// <inheritdoc />
-    public IScheduler Clone() => SchedulerRegistry.Create(ClassName, Config, overrides: null, Logger);
+    public IScheduler Clone() =>
+        SchedulerRegistry.Create(ClassName, Config, overrides: null, new EventFilteringLogger(Logger, SchedulerConfigReader.UnexpectedKeysEvent));
 
     /// <summary>diffusers' <c>index_for_timestep</c>: the position of <paramref name="timestep"/> in the schedule,
     /// taking the second match when it occurs twice (so image-to-image never skips a sigma).</summary>

@@ -16,6 +16,9 @@ internal sealed class SchedulerConfigReader
 {
     private const string DefaultDiffusersVersion = "0.31.0";
 
+    /// <summary>The event of the "config attributes … are not expected" warning (clones suppress it: it was shown once).</summary>
+    internal static readonly EventId UnexpectedKeysEvent = new(1001, "UnexpectedConfigKeys");
+
     private readonly string _className;
     private readonly SchedulerConfig _config;
     private readonly IReadOnlyCollection<string> _explicitKeys;
@@ -242,7 +245,7 @@ internal sealed class SchedulerConfigReader
         }
         if (unexpected.Count > 0)
         {
-            logger?.LogWarning(
+            logger?.LogWarning(UnexpectedKeysEvent,
                 "The config attributes {Attributes} were passed to {ClassName}, but are not expected and will be ignored.",
                 string.Join(", ", unexpected), _className);
         }
