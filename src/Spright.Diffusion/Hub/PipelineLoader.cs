@@ -64,17 +64,46 @@ internal static class PipelineLoader
             IPromptTokenizer tokenizer = ClipTokenizer.FromPretrained(tokenizerDir,
                 new ClipTokenizerOptions { UseFtfy = options.UseFtfy, Logger = loggerFactory.CreateLogger<ClipTokenizer>() });
 
-            var textEncoder = Track(new OnnxTextEncoder(GraphPath(ComponentFolder(modelPath, index, "text_encoder"), "text_encoder"), options, loggerFactory.CreateLogger<OnnxTextEncoder>()));
+            string textEncoderPath = GraphPath(ComponentFolder(modelPath, index, "text_encoder"), "text_encoder");
+            OnnxTextEncoder LoadTextEncoder() => new(textEncoderPath, options, loggerFactory.CreateLogger<OnnxTextEncoder>());
             string unetDir = ComponentFolder(modelPath, index, "unet");
-            var unet = Track(new OnnxUNet(GraphPath(unetDir, "unet"), options, loggerFactory.CreateLogger<OnnxUNet>()));
+            OnnxUNet LoadUNet() => new(GraphPath(unetDir, "unet"), options, loggerFactory.CreateLogger<OnnxUNet>());
             int? downsampling = UNetDownsampling(unetDir);
-
             string decoderDir = VaeFolder(modelPath, index, "vae_decoder");
-            var decoder = Track(new OnnxVaeDecoder(GraphPath(decoderDir, "vae_decoder"), options, loggerFactory.CreateLogger<OnnxVaeDecoder>()));
-            OnnxVaeEncoder? encoder = null;
-            if (loadVaeEncoder)
+            OnnxVaeDecoder LoadDecoder() => new(GraphPath(decoderDir, "vae_decoder"), options, loggerFactory.CreateLogger<OnnxVaeDecoder>());
+
+            ITextEncoder textEncoder;
+            IUNet unet;
+            IVaeDecoder decoder;
+            IVaeEncoder? encoder = null;
+            if (options.LowMemory)
             {
-                encoder = Track(new OnnxVaeEncoder(GraphPath(VaeFolder(modelPath, index, "vae_encoder"), "vae_encoder"), options, loggerFactory.CreateLogger<OnnxVaeEncoder>()));
+                // Each graph is loaded once to validate it and read its facts, then released: generation loads each
+                // component for its stage only (the text encoder stays loaded until the first call's encoding ends).
+                OnnxTextEncoder firstTextEncoder = LoadTextEncoder();
+                textEncoder = Track(new OnDemandTextEncoder(new OnDemand<ITextEncoder>(LoadTextEncoder, firstTextEncoder), firstTextEncoder.HiddenSize));
+                using (OnnxUNet probe = LoadUNet())
+                {
+                    unet = Track(new OnDemandUNet(new OnDemand<IUNet>(LoadUNet), probe.InChannels, probe.SampleSize, probe.CrossAttentionDim));
+                }
+                using (OnnxVaeDecoder probe = LoadDecoder())
+                {
+                    decoder = Track(new OnDemandVaeDecoder(new OnDemand<IVaeDecoder>(LoadDecoder), probe.Info));
+                }
+                if (loadVaeEncoder)
+                {
+                    encoder = Track(LoadVaeEncoder(modelPath, index, options, loggerFactory));
+                }
+            }
+            else
+            {
+                textEncoder = Track(LoadTextEncoder());
+                unet = Track(LoadUNet());
+                decoder = Track(LoadDecoder());
+                if (loadVaeEncoder)
+                {
+                    encoder = Track(LoadVaeEncoder(modelPath, index, options, loggerFactory));
+                }
             }
 
             if (textEncoder.HiddenSize is int hidden && unet.CrossAttentionDim is int cross && hidden != cross)
@@ -116,10 +145,20 @@ internal static class PipelineLoader
     }
 
     /// <summary>Loads the VAE encoder of a model folder (for image-to-image built from a text-to-image pipeline).</summary>
-    public static OnnxVaeEncoder LoadVaeEncoder(string modelPath, DiffusionPipelineOptions options, ILoggerFactory loggerFactory)
+    public static IVaeEncoder LoadVaeEncoder(string modelPath, DiffusionPipelineOptions options, ILoggerFactory loggerFactory) =>
+        LoadVaeEncoder(modelPath, ModelIndex.Load(modelPath), options, loggerFactory);
+
+    /// <summary>Loads the VAE encoder (an on-demand one in low-memory mode).</summary>
+    private static IVaeEncoder LoadVaeEncoder(string modelPath, ModelIndex index, DiffusionPipelineOptions options, ILoggerFactory loggerFactory)
     {
-        ModelIndex index = ModelIndex.Load(modelPath);
-        return new OnnxVaeEncoder(GraphPath(VaeFolder(modelPath, index, "vae_encoder"), "vae_encoder"), options, loggerFactory.CreateLogger<OnnxVaeEncoder>());
+        string path = GraphPath(VaeFolder(modelPath, index, "vae_encoder"), "vae_encoder");
+        OnnxVaeEncoder Load() => new(path, options, loggerFactory.CreateLogger<OnnxVaeEncoder>());
+        if (!options.LowMemory)
+        {
+            return Load();
+        }
+        using OnnxVaeEncoder probe = Load();
+        return new OnDemandVaeEncoder(new OnDemand<IVaeEncoder>(Load), probe.Info, probe.OutputKind);
     }
 
     private static IScheduler LoadScheduler(string modelPath, ModelIndex index, DiffusionPipelineOptions options, ILoggerFactory loggerFactory)

@@ -26,7 +26,23 @@ public abstract class OnnxComponent : IDisposable
         ModelPath = Path.GetFullPath(modelPath);
         ComponentName = componentName;
         Logger = logger ?? DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx." + componentName);
-        _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), Logger);
+        _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), out bool cpuArena, Logger);
+        HasCpuArena = cpuArena;
+    }
+
+    /// <summary>Whether the session allocates through ONNX Runtime's CPU arena.</summary>
+    private protected bool HasCpuArena { get; }
+
+    /// <summary>Run options; with <paramref name="releaseMemory"/> (and an arena) the arena's unused memory is handed
+    /// back at the end of the run, so the next stage does not start on top of this one's working memory.</summary>
+    private protected RunOptions CreateRunOptions(bool releaseMemory)
+    {
+        var options = new RunOptions();
+        if (releaseMemory && HasCpuArena)
+        {
+            options.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+        }
+        return options;
     }
 
     /// <summary>The graph file.</summary>

@@ -17,7 +17,12 @@ internal static class OnnxSessionFactory
     private const string DmlProvider = "DmlExecutionProvider";
 
     /// <summary>Creates a session for the graph at <paramref name="modelPath"/>.</summary>
-    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, ILogger? logger = null)
+    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, ILogger? logger = null) =>
+        Create(modelPath, componentName, settings, out _, logger);
+
+    /// <summary>Creates a session for the graph at <paramref name="modelPath"/>; <paramref name="cpuArena"/> tells
+    /// whether it has a CPU memory arena (after the settings' hook ran), i.e. whether arena shrinkage may be requested.</summary>
+    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, out bool cpuArena, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         logger ??= DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx");
@@ -63,6 +68,7 @@ internal static class OnnxSessionFactory
             }
 
             settings.ConfigureSessionOptions?.Invoke(componentName, options);
+            cpuArena = options.EnableCpuMemArena;
             InferenceSession session = CreateSession(cachedPath ?? modelPath, options, componentName, modelPath);
 
             if (tempFolder is not null && cacheTarget is not null)

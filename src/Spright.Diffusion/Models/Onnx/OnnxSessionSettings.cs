@@ -28,8 +28,16 @@ public class OnnxSessionSettings
     /// 24 GB machine has; with it off the peak stays far lower at no measurable speed cost).</summary>
     public bool EnableMemoryPattern { get; init; }
 
-    /// <summary>ONNX Runtime's CPU memory arena (default on).</summary>
+    /// <summary>ONNX Runtime's CPU memory arena (default on). The arena keeps a session's working memory between runs
+    /// (fast steps); the pipeline hands it back at the end of each stage (after the text encoder, the last UNet step and
+    /// each VAE run), so stages do not add their peaks up.</summary>
     public bool EnableCpuMemArena { get; init; } = true;
+
+    /// <summary>UNet batches whose latent has at least this many pixels (latent height × width) are evaluated one batch
+    /// item at a time — the negative and positive halves of a guided batch in turn — through bindings over the same
+    /// buffers: the same numbers, half the attention memory. Default 9216 (96 × 96 latents = 768² images, where one
+    /// SD 2.x self-attention matrix per item is 9216² × heads floats); 0 = never split.</summary>
+    public int SplitUNetBatchFromLatentPixels { get; init; } = 96 * 96;
 
     /// <summary>A folder where optimized graphs are cached (keyed by model file hash, ONNX Runtime version, provider
     /// and settings), or <see langword="null"/> for no cache.</summary>
