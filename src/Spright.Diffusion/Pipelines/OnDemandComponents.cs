@@ -116,6 +116,9 @@ internal sealed class OnDemandTextEncoder(OnDemand<ITextEncoder> inner, int? hid
 {
     public int? HiddenSize { get; } = hiddenSize;
 
+    /// <summary>Whether the component is resident now.</summary>
+    public bool IsLoaded => inner.IsLoaded;
+
     public IDisposable Acquire(IGenerationObserver? observer = null) => inner.Acquire(observer);
 
     public Tensor<float> Encode(ReadOnlySpan<int> inputIds, int batchSize, CancellationToken cancellationToken = default)
@@ -135,6 +138,9 @@ internal sealed class OnDemandUNet(OnDemand<IUNet> inner, int inChannels, int? s
     public int? SampleSize { get; } = sampleSize;
 
     public int? CrossAttentionDim { get; } = crossAttentionDim;
+
+    /// <summary>Whether the component is resident now.</summary>
+    public bool IsLoaded => inner.IsLoaded;
 
     public IDisposable Acquire(IGenerationObserver? observer = null) => inner.Acquire(observer);
 
@@ -181,6 +187,9 @@ internal sealed class OnDemandVaeDecoder(OnDemand<IVaeDecoder> inner, VaeInfo in
 {
     public VaeInfo Info { get; } = info;
 
+    /// <summary>Whether the component is resident now.</summary>
+    public bool IsLoaded => inner.IsLoaded;
+
     public IDisposable Acquire(IGenerationObserver? observer = null) => inner.Acquire(observer);
 
     public Tensor<float> Decode(Tensor<float> latents, CancellationToken cancellationToken = default)
@@ -198,6 +207,9 @@ internal sealed class OnDemandVaeEncoder(OnDemand<IVaeEncoder> inner, VaeInfo in
     public VaeInfo Info { get; } = info;
 
     public VaeEncoderOutputKind OutputKind { get; } = kind;
+
+    /// <summary>Whether the component is resident now.</summary>
+    public bool IsLoaded => inner.IsLoaded;
 
     public IDisposable Acquire(IGenerationObserver? observer = null) => inner.Acquire(observer);
 
