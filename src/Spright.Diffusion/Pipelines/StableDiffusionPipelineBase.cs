@@ -293,7 +293,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         }
         IGenerationObserver? observer = options.Observer;
 
-        DenoiseBuffers buffers = RentBuffers(shape, images, observer);
+        DenoiseBuffers buffers = RentBuffers(shape, images, observer, out long loadTicks);
         bool returnBuffers = true;
         try
         {
@@ -307,7 +307,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
             float eta = (float)options.Eta;
             StepEndContext? stepEnd = options.CallbackOnStepEnd is null ? null : new StepEndContext(latentTensor, timesteps.Length);
             long start = Stopwatch.GetTimestamp();
-            observer?.OnStage(GenerationStage.Prepare, -1, start - prepareStart);
+            observer?.OnStage(GenerationStage.Prepare, -1, start - prepareStart - loadTicks);
             int evaluated = 0;
 
             for (int i = 0; i < timesteps.Length; i++)
@@ -556,14 +556,18 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         }
     }
 
-    private DenoiseBuffers RentBuffers(UNetShape shape, int images, IGenerationObserver? observer)
+    private DenoiseBuffers RentBuffers(UNetShape shape, int images, IGenerationObserver? observer, out long loadTicks)
     {
+        loadTicks = 0;
         if (_runners.TryGetValue((shape, images), out ConcurrentBag<DenoiseBuffers>? bag) && bag.TryTake(out DenoiseBuffers? buffers))
         {
             return buffers;
         }
-        // An on-demand UNet is loaded here (the observer hears of it); the runner's own lease keeps it until the loop ends.
+        // An on-demand UNet is loaded here (the observer hears of it as a Load stage); the runner's own lease keeps it
+        // until the loop ends.
+        long start = Stopwatch.GetTimestamp();
         using IDisposable? hold = (Unet as IOnDemandComponent)?.Acquire(observer);
+        loadTicks = hold is null ? 0 : Stopwatch.GetTimestamp() - start;
         return new DenoiseBuffers(Unet.CreateRunner(shape), images);
     }
 

@@ -159,6 +159,12 @@ internal static class OnnxSessionFactory
         {
             options.IntraOpNumThreads = settings.IntraOpNumThreads;
         }
+        else if (provider == ExecutionProvider.Cpu && GraphBytes(modelPath) < SmallGraphBytes)
+        {
+            // A small graph's operators are too short to pay for handing work to other threads (and spinning pool
+            // threads take the cores other work needs): one thread is faster. Large graphs get ONNX Runtime's default.
+            options.IntraOpNumThreads = 1;
+        }
         if (settings.InterOpNumThreads > 0)
         {
             options.InterOpNumThreads = settings.InterOpNumThreads;
@@ -187,6 +193,26 @@ internal static class OnnxSessionFactory
                 $"Reference {package} as the app's only ONNX Runtime native package.", ex);
         }
         return options;
+    }
+
+    /// <summary>Graphs (with their external weights) below this size run on one intra-op thread when the settings
+    /// leave the thread count to the library.</summary>
+    internal const long SmallGraphBytes = 64L << 20;
+
+    /// <summary>The size of a graph file plus the weight files next to it.</summary>
+    internal static long GraphBytes(string modelPath)
+    {
+        long total = new FileInfo(modelPath).Length;
+        string dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        foreach (string file in Directory.EnumerateFiles(dir))
+        {
+            if (!string.Equals(Path.GetFullPath(file), Path.GetFullPath(modelPath), StringComparison.Ordinal) &&
+                !file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !file.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            {
+                total += new FileInfo(file).Length;
+            }
+        }
+        return total;
     }
 
     private static InferenceSession CreateSession(string path, SessionOptions options, string componentName, string originalPath)
@@ -229,8 +255,32 @@ internal static class OnnxSessionFactory
             hash.AppendData(Encoding.UTF8.GetBytes($"{info.Name}|{info.Length}|{info.LastWriteTimeUtc.Ticks};"));
         }
         hash.AppendData(Encoding.UTF8.GetBytes(
-            $"ort={OrtEnv.Instance().GetVersionString()};ep={provider};dev={settings.DeviceId};opt={settings.GraphOptimizationLevel};"));
+            $"ort={OrtEnv.Instance().GetVersionString()};ep={provider};dev={settings.DeviceId};opt={settings.GraphOptimizationLevel};cpu={CpuFeatures()};"));
         return Convert.ToHexString(hash.GetHashAndReset())[..24].ToLowerInvariant();
+    }
+
+    /// <summary>The instruction sets an optimized graph may depend on (level ALL picks CPU-specific layouts and kernels),
+    /// so a cache folder copied to another machine is not reused there.</summary>
+    private static string CpuFeatures()
+    {
+        var features = new StringBuilder(System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString());
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+        {
+            features.Append("+avx2");
+        }
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            features.Append("+avx512f");
+        }
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+        {
+            features.Append("+avxvnni");
+        }
+        if (System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
+        {
+            features.Append("+neon");
+        }
+        return features.ToString();
     }
 
     private static void PublishCache(string tempFolder, string target, ILogger logger)

@@ -18,7 +18,9 @@ public class OnnxSessionSettings
     /// UNet step; combine with <see cref="OptimizedModelCacheDirectory"/> to avoid paying the optimization at every load).</summary>
     public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
-    /// <summary>Threads inside one operator; 0 lets ONNX Runtime choose (one per physical core).</summary>
+    /// <summary>Threads inside one operator. 0 (the default) lets the library choose: one thread for small graphs on the
+    /// CPU (under 64 MiB with their weights, such as the tiny test models, where handing work to other threads costs
+    /// more than it saves), ONNX Runtime's default (one per physical core) otherwise.</summary>
     public int IntraOpNumThreads { get; init; }
 
     /// <summary>Threads across operators; 0 lets ONNX Runtime choose.</summary>
