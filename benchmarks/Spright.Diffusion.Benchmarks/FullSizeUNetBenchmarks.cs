@@ -15,7 +15,7 @@ namespace Spright.Diffusion.Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [BenchmarkCategory("FullSize")]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 2, invocationCount: 1)]
 public class FullSizeUNetBenchmarks
 {
     private OnnxUNet? _unet;

@@ -45,7 +45,8 @@ internal static class Help
           --cache-dir DIR             optimized-graph cache folder (OptimizedModelCacheDirectory)
           --check-cpu-parity          also run the call on the CPU provider and print the largest differences
           --opt-level all|extended|basic|none   graph optimization level (default all)
-          --no-arena / --memory-pattern         ONNX Runtime CPU arena off / memory pattern on (defaults: on / off)
+          --no-arena                  ONNX Runtime CPU arena off (default on)
+          --memory-pattern / --no-memory-pattern   force the memory pattern (default: on for small graphs only)
           --split-from-pixels N       evaluate UNet batch items one at a time from N latent pixels (default 9216; 0 = never)
           The last line is median_s=<seconds of one generate call>; peak_rss_mb is the process's peak memory.
         """;

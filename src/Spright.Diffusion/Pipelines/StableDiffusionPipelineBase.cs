@@ -601,6 +601,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         public DenoiseBuffers(IUNetRunner runner, int images)
         {
             Runner = runner;
+            Images = images;
             UNetShape s = runner.Shape;
             NoisePrediction = new float[checked(images * s.Channels * s.Height * s.Width)];
             NoisePredictionTensor = TensorShapes.Wrap(NoisePrediction, images, s.Channels, s.Height, s.Width);
@@ -608,7 +609,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
 
         public IUNetRunner Runner { get; }
 
-        public int Images => NoisePredictionTensor.Lengths[0] is var n ? (int)n : 0;
+        public int Images { get; }
 
         public float[] NoisePrediction { get; }
 

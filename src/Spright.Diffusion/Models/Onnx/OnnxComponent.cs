@@ -28,7 +28,12 @@ public abstract class OnnxComponent : IDisposable
         Logger = logger ?? DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx." + componentName);
         _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), out bool cpuArena, Logger);
         HasCpuArena = cpuArena;
+        // A small graph's working memory is small: handing it back after each stage would only cost its regrowth.
+        ReleasesMemoryAfterStages = cpuArena && !OnnxSessionFactory.IsSmallGraph(ModelPath);
     }
+
+    /// <summary>Whether runs that end a stage hand the arena's memory back (arena on and a graph that is not small).</summary>
+    private protected bool ReleasesMemoryAfterStages { get; }
 
     /// <summary>Whether the session allocates through ONNX Runtime's CPU arena.</summary>
     private protected bool HasCpuArena { get; }
@@ -38,7 +43,7 @@ public abstract class OnnxComponent : IDisposable
     private protected RunOptions CreateRunOptions(bool releaseMemory)
     {
         var options = new RunOptions();
-        if (releaseMemory && HasCpuArena)
+        if (releaseMemory && ReleasesMemoryAfterStages)
         {
             options.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
         }

@@ -146,10 +146,11 @@ internal static class OnnxSessionFactory
 
     private static SessionOptions BuildOptions(OnnxSessionSettings settings, ExecutionProvider provider, string componentName, string modelPath)
     {
+        bool small = IsSmallGraph(modelPath);
         var options = new SessionOptions
         {
             GraphOptimizationLevel = settings.GraphOptimizationLevel,
-            EnableMemoryPattern = settings.EnableMemoryPattern,
+            EnableMemoryPattern = settings.EnableMemoryPattern ?? small,
             EnableCpuMemArena = settings.EnableCpuMemArena,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
@@ -159,7 +160,7 @@ internal static class OnnxSessionFactory
         {
             options.IntraOpNumThreads = settings.IntraOpNumThreads;
         }
-        else if (provider == ExecutionProvider.Cpu && GraphBytes(modelPath) < SmallGraphBytes)
+        else if (provider == ExecutionProvider.Cpu && small)
         {
             // A small graph's operators are too short to pay for handing work to other threads (and spinning pool
             // threads take the cores other work needs): one thread is faster. Large graphs get ONNX Runtime's default.
@@ -198,6 +199,10 @@ internal static class OnnxSessionFactory
     /// <summary>Graphs (with their external weights) below this size run on one intra-op thread when the settings
     /// leave the thread count to the library.</summary>
     internal const long SmallGraphBytes = 64L << 20;
+
+    /// <summary>Whether a graph (with its weights) is under <see cref="SmallGraphBytes"/>: such graphs get one intra-op
+    /// thread, the memory pattern and no arena release between stages unless the settings say otherwise.</summary>
+    internal static bool IsSmallGraph(string modelPath) => GraphBytes(modelPath) < SmallGraphBytes;
 
     /// <summary>The size of a graph file plus the weight files next to it.</summary>
     internal static long GraphBytes(string modelPath)
