@@ -6,7 +6,11 @@ UNet2DConditionModel / AutoencoderKL decoder and transformers' CLIPTextModel wit
 (768 px, v-prediction, 1024-wide OpenCLIP-H text states), written in plain torch so that only Debian's
 python3-torch and python3-onnx are needed. The images are noise; the compute and memory are the real model's.
 
+    apt-get install python3-torch python3-onnx     # Debian 12: torch 1.13, onnx 1.12
     /usr/bin/python3 tools/fullsize/make_random_sd2.py OUT_DIR [--components unet,text_encoder,vae_decoder]
+
+About 5 GB on disk and a few minutes on 2 cores. The tokenizer and scheduler come from the bundled tiny model (same
+CLIP vocabulary, SD 2.1's DDIM v-prediction config).
 """
 import argparse
 import json
