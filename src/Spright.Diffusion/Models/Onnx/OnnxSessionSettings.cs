@@ -32,8 +32,8 @@ public class OnnxSessionSettings
     public bool? EnableMemoryPattern { get; init; }
 
     /// <summary>ONNX Runtime's CPU memory arena (default on). The arena keeps a session's working memory between runs
-    /// (fast steps); the pipeline hands it back at the end of each stage (after the text encoder, the last UNet step and
-    /// each VAE run), so stages do not add their peaks up.</summary>
+    /// (fast steps); for graphs of 64 MiB or more the pipeline hands it back at the end of each stage (after the text
+    /// encoder, the last UNet step and each VAE run), so stages do not add their peaks up.</summary>
     public bool EnableCpuMemArena { get; init; } = true;
 
     /// <summary>UNet batches whose latent has at least this many pixels (latent height × width) are evaluated one batch
