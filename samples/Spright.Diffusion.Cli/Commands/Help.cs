@@ -35,5 +35,19 @@ internal static class Help
           --ftfy                      ftfy text clean-up in the tokenizer (what diffusers users with ftfy get)
           --quiet                     no progress bar
           --verbose                   stack traces on errors
+
+        bench options (also --model, --prompt, --negative-prompt, --steps, --guidance, --width, --height, --seed,
+        --scheduler, --provider, --device-id, --ftfy as above; defaults: 10 steps, seed 42):
+          --runs R                    timed generate calls (default 5); medians are printed per stage
+          --warmup N                  untimed calls first (default 1)
+          --threads N                 ONNX Runtime intra-op threads (default 0 = the library's choice)
+          --low-memory                load each component for its stage only (DiffusionPipelineOptions.LowMemory)
+          --cache-dir DIR             optimized-graph cache folder (OptimizedModelCacheDirectory)
+          --check-cpu-parity          also run the call on the CPU provider and print the largest differences
+          --opt-level all|extended|basic|none   graph optimization level (default all)
+          --no-arena                  ONNX Runtime CPU arena off (default on)
+          --memory-pattern / --no-memory-pattern   force the memory pattern (default: on for small graphs only)
+          --split-from-pixels N       evaluate UNet batch items one at a time from N latent pixels (default 9216; 0 = never)
+          The last line is median_s=<seconds of one generate call>; peak_rss_mb is the process's peak memory.
         """;
 }

@@ -94,14 +94,45 @@ internal static class PipelineLoader
         var owned = new List<IDisposable>();
         try
         {
-            var textEncoder = Track(new OnnxTextEncoder(textEncoderGraph, options, loggerFactory.CreateLogger<OnnxTextEncoder>()));
-            var unet = Track(new OnnxUNet(unetGraph, options, loggerFactory.CreateLogger<OnnxUNet>()));
-            var decoder = Track(new OnnxVaeDecoder(decoderGraph, options, loggerFactory.CreateLogger<OnnxVaeDecoder>()));
-            OnnxVaeEncoder? encoder = encoderGraph is null
-                ? null
-                : Track(new OnnxVaeEncoder(encoderGraph, options, loggerFactory.CreateLogger<OnnxVaeEncoder>()));
+            OnnxTextEncoder LoadTextEncoder() => new(textEncoderGraph, options, loggerFactory.CreateLogger<OnnxTextEncoder>());
+            OnnxUNet LoadUNet() => new(unetGraph, options, loggerFactory.CreateLogger<OnnxUNet>());
+            OnnxVaeDecoder LoadDecoder() => new(decoderGraph, options, loggerFactory.CreateLogger<OnnxVaeDecoder>());
 
-            if (textEncoder.FixedSequenceLength is int fixedLength && fixedLength != tokenizer.ModelMaxLength)
+            ITextEncoder textEncoder;
+            int? fixedSequenceLength;
+            IUNet unet;
+            IVaeDecoder decoder;
+            IVaeEncoder? encoder = null;
+            if (options.LowMemory)
+            {
+                // Each graph is loaded once to validate it and read its facts, then released: generation loads each
+                // component for its stage only (the text encoder stays loaded until the first call's encoding ends).
+                OnnxTextEncoder firstTextEncoder = LoadTextEncoder();
+                fixedSequenceLength = firstTextEncoder.FixedSequenceLength;
+                textEncoder = Track(new OnDemandTextEncoder(new OnDemand<ITextEncoder>(LoadTextEncoder, firstTextEncoder), firstTextEncoder.HiddenSize));
+                using (OnnxUNet probe = LoadUNet())
+                {
+                    unet = Track(new OnDemandUNet(new OnDemand<IUNet>(LoadUNet), probe.InChannels, probe.SampleSize, probe.CrossAttentionDim));
+                }
+                using (OnnxVaeDecoder probe = LoadDecoder())
+                {
+                    decoder = Track(new OnDemandVaeDecoder(new OnDemand<IVaeDecoder>(LoadDecoder), probe.Info));
+                }
+            }
+            else
+            {
+                OnnxTextEncoder loaded = Track(LoadTextEncoder());
+                fixedSequenceLength = loaded.FixedSequenceLength;
+                textEncoder = loaded;
+                unet = Track(LoadUNet());
+                decoder = Track(LoadDecoder());
+            }
+            if (encoderGraph is not null)
+            {
+                encoder = Track(LoadVaeEncoderGraph(encoderGraph, options, loggerFactory));
+            }
+
+            if (fixedSequenceLength is int fixedLength && fixedLength != tokenizer.ModelMaxLength)
             {
                 throw new ModelLoadException(Path.Combine(tokenizerDir, "tokenizer_config.json"),
                     $"model_max_length is {tokenizer.ModelMaxLength} but the text encoder graph ({textEncoderGraph}) takes exactly {fixedLength} tokens");
@@ -180,10 +211,24 @@ internal static class PipelineLoader
     }
 
     /// <summary>Loads the VAE encoder of a model folder (for image-to-image built from a text-to-image pipeline).</summary>
-    public static OnnxVaeEncoder LoadVaeEncoder(string modelPath, DiffusionPipelineOptions options, ILoggerFactory loggerFactory)
+    public static IVaeEncoder LoadVaeEncoder(string modelPath, DiffusionPipelineOptions options, ILoggerFactory loggerFactory)
     {
         ModelIndex index = ModelIndex.Load(modelPath);
-        return new OnnxVaeEncoder(GraphPath(VaeFolder(modelPath, index, "vae_encoder"), "vae_encoder"), options, loggerFactory.CreateLogger<OnnxVaeEncoder>());
+        string encoderDir = VaeFolder(modelPath, index, "vae_encoder");
+        VaeConfigReader.Read(encoderDir);
+        return LoadVaeEncoderGraph(GraphPath(encoderDir, "vae_encoder"), options, loggerFactory);
+    }
+
+    /// <summary>Loads the VAE encoder graph (an on-demand one in low-memory mode).</summary>
+    private static IVaeEncoder LoadVaeEncoderGraph(string graphPath, DiffusionPipelineOptions options, ILoggerFactory loggerFactory)
+    {
+        OnnxVaeEncoder Load() => new(graphPath, options, loggerFactory.CreateLogger<OnnxVaeEncoder>());
+        if (!options.LowMemory)
+        {
+            return Load();
+        }
+        using OnnxVaeEncoder probe = Load();
+        return new OnDemandVaeEncoder(new OnDemand<IVaeEncoder>(Load), probe.Info, probe.OutputKind);
     }
 
     private static IScheduler LoadScheduler(string modelPath, ModelIndex index, DiffusionPipelineOptions options, ILoggerFactory loggerFactory)

@@ -39,7 +39,7 @@ public interface IUNet : IDisposable
 
 /// <summary>
 /// Evaluates the UNet for one fixed shape on preallocated buffers: write <see cref="Sample"/> and
-/// <see cref="EncoderHiddenStates"/>, call <see cref="Run"/>, read <see cref="Output"/>. Not thread-safe; use one per
+/// <see cref="EncoderHiddenStates"/>, call <c>Run</c>, read <see cref="Output"/>. Not thread-safe; use one per
 /// concurrent generation.
 /// </summary>
 public interface IUNetRunner : IDisposable
@@ -53,7 +53,7 @@ public interface IUNetRunner : IDisposable
     /// <summary>The text conditioning [batch, sequence, hidden] (float32 staging).</summary>
     Span<float> EncoderHiddenStates { get; }
 
-    /// <summary>The model output of the last <see cref="Run"/> [batch, channels, height, width].</summary>
+    /// <summary>The model output of the last <c>Run</c> [batch, channels, height, width].</summary>
     ReadOnlySpan<float> Output { get; }
 
     /// <summary>Evaluates the UNet at <paramref name="timestep"/>.</summary>
@@ -61,4 +61,13 @@ public interface IUNetRunner : IDisposable
     /// <param name="cancellationToken">Stops the evaluation mid-run (ONNX Runtime's terminate flag).</param>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     void Run(float timestep, CancellationToken cancellationToken = default);
+
+    /// <summary>Evaluates the UNet at <paramref name="timestep"/>; with <paramref name="releaseMemory"/>, the scratch
+    /// memory the model keeps between evaluations (ONNX Runtime's arena) is handed back afterwards. The pipeline asks
+    /// for that on the last step of a loop, so the VAE decoder does not run on top of the UNet's working memory.</summary>
+    /// <param name="timestep">The diffusion timestep.</param>
+    /// <param name="releaseMemory">Whether to release scratch memory after the evaluation.</param>
+    /// <param name="cancellationToken">Stops the evaluation mid-run.</param>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    void Run(float timestep, bool releaseMemory, CancellationToken cancellationToken) => Run(timestep, cancellationToken);
 }

@@ -13,6 +13,15 @@ public sealed class DiffusionPipelineOptions : OnnxSessionSettings
     /// instead of the one <c>model_index.json</c> names.</summary>
     public string? Scheduler { get; init; }
 
+    /// <summary>
+    /// Low-memory mode: each ONNX component is loaded when its stage starts and released when it ends — the text encoder
+    /// after encoding, the UNet before the VAE decodes, the VAE after decoding — so the peak is the largest component
+    /// with its working memory rather than the sum of all. Every call then pays the session creations (combine with
+    /// <see cref="OnnxSessionSettings.OptimizedModelCacheDirectory"/>). Default false: everything stays loaded for
+    /// repeated calls.
+    /// </summary>
+    public bool LowMemory { get; init; }
+
     /// <summary>The logger factory for this pipeline (defaults to <see cref="Logging.DiffusionLogging.LoggerFactory"/>).</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -81,6 +81,10 @@ public sealed class GenerationOptions
     /// read or modify them in place, or stop the loop early.</summary>
     public Action<StepEndContext>? CallbackOnStepEnd { get; set; }
 
+    /// <summary>Receives the duration of every stage (tokenizer, text encoder, each UNet step, scheduler, VAE…);
+    /// <see langword="null"/> (the default) costs nothing.</summary>
+    public IGenerationObserver? Observer { get; set; }
+
     /// <summary>Image-to-image only: the starting image.</summary>
     public ImageInput? Image { get; set; }
 

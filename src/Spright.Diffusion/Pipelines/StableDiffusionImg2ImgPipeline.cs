@@ -135,8 +135,9 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         int images = plan.Batch * plan.ImagesPerPrompt;
 
         Tensor<float> embeds = EncodePromptCore(options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
-            options.PromptEmbeds, options.NegativePromptEmbeds, cancellationToken);
+            options.PromptEmbeds, options.NegativePromptEmbeds, options.Observer, cancellationToken);
 
+        long prepareStart = System.Diagnostics.Stopwatch.GetTimestamp();
         IScheduler scheduler = PrepareScheduler(options);
         // get_timesteps: keep the last int(steps·strength) steps.
         int steps = scheduler.NumInferenceSteps > 0 ? scheduler.NumInferenceSteps : scheduler.Timesteps.Length / scheduler.Order;
@@ -151,7 +152,16 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         scheduler.SetBeginIndex(tStart * scheduler.Order);
 
         // prepare_latents: VAE posterior sample (first generator draw), × scaling factor, repeated per image.
-        float[] imageLatents = EncodeImage(encoder, image, generator, cancellationToken, out int[] latentShape);
+        float[] imageLatents;
+        int[] latentShape;
+        using (IDisposable? hold = (encoder as Pipelines.IOnDemandComponent)?.Acquire(options.Observer))
+        {
+            long encodeStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            imageLatents = EncodeImage(encoder, image, generator, cancellationToken, out latentShape);
+            long encoded = System.Diagnostics.Stopwatch.GetTimestamp();
+            options.Observer?.OnStage(GenerationStage.VaeEncoder, -1, encoded - encodeStart);
+            prepareStart += encoded - encodeStart; // the VAE encoder is its own stage
+        }
         int perImage = latentShape[1] * latentShape[2] * latentShape[3];
         int sourceImages = latentShape[0];
         if (images % sourceImages != 0)
@@ -167,7 +177,7 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         generator.Randn(noise);
         scheduler.AddNoise(latents, noise, timesteps[0], latents);
 
-        return Denoise(options, plan, scheduler, timesteps, latents, embeds, generator, seed, cancellationToken);
+        return Denoise(options, plan, scheduler, timesteps, latents, embeds, generator, seed, prepareStart, cancellationToken);
     }
 
     /// <summary>VAE-encodes the preprocessed image and samples the latent distribution like diffusers'

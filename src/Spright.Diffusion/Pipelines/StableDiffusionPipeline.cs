@@ -65,7 +65,8 @@ public sealed class StableDiffusionPipeline : StableDiffusionPipelineBase
         int h = plan.Height / VaeScaleFactor, w = plan.Width / VaeScaleFactor;
 
         var embeds = EncodePromptCore(options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
-            options.PromptEmbeds, options.NegativePromptEmbeds, cancellationToken);
+            options.PromptEmbeds, options.NegativePromptEmbeds, options.Observer, cancellationToken);
+        long prepareStart = System.Diagnostics.Stopwatch.GetTimestamp();
         IScheduler scheduler = PrepareScheduler(options);
 
         int length = checked(images * channels * h * w);
@@ -89,6 +90,6 @@ public sealed class StableDiffusionPipeline : StableDiffusionPipelineBase
             System.Numerics.Tensors.TensorPrimitives.Multiply(latents, sigma, latents);
         }
 
-        return Denoise(options, plan, scheduler, scheduler.Timesteps.ToArray(), latents, embeds, generator, seed, cancellationToken);
+        return Denoise(options, plan, scheduler, scheduler.Timesteps.ToArray(), latents, embeds, generator, seed, prepareStart, cancellationToken);
     }
 }

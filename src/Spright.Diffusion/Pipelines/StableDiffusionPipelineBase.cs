@@ -17,10 +17,10 @@ namespace Spright.Diffusion;
 
 /// <summary>
 /// What the Stable Diffusion pipelines share (diffusers' <c>StableDiffusionPipeline</c> building blocks): the pluggable
-/// components, <see cref="EncodePrompt"/>, the denoising loop and <see cref="DecodeLatents"/>.
+/// components, <c>EncodePrompt</c>, the denoising loop and <see cref="DecodeLatents"/>.
 /// </summary>
 /// <remarks>
-/// <para>Thread safety: <c>Generate</c>, <see cref="EncodePrompt"/> and <see cref="DecodeLatents"/> may be called from
+/// <para>Thread safety: <c>Generate</c>, <c>EncodePrompt</c> and <see cref="DecodeLatents"/> may be called from
 /// several threads at once on one pipeline, and each call gives exactly the result it gives alone (same seed, same
 /// bits). Every call works on its own scheduler clone, generator and UNet buffers; ONNX Runtime sessions are
 /// thread-safe for concurrent runs. Not supported while calls run: assigning components or the scheduler, and sharing
@@ -35,7 +35,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     /// <summary>The most images one call may produce (prompts × images per prompt).</summary>
     public const int MaxBatchSize = 64;
 
-    private readonly ConcurrentDictionary<UNetShape, ConcurrentBag<IUNetRunner>> _runners = new();
+    private readonly ConcurrentDictionary<(UNetShape Shape, int Images), ConcurrentBag<DenoiseBuffers>> _runners = new();
     private readonly SharedComponents? _shared;
     private int _leases = 1; // the pipeline's own reference (released by Dispose) plus one per running call
     private IPromptTokenizer _tokenizer;
@@ -117,18 +117,29 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     /// <returns>The UNet conditioning.</returns>
     public Tensor<float> EncodePrompt(IReadOnlyList<string>? prompts, int numImagesPerPrompt, bool doClassifierFreeGuidance,
         IReadOnlyList<string>? negativePrompts = null, Tensor<float>? promptEmbeds = null, Tensor<float>? negativePromptEmbeds = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        EncodePrompt(prompts, numImagesPerPrompt, doClassifierFreeGuidance, negativePrompts, promptEmbeds, negativePromptEmbeds, null, cancellationToken);
+
+    /// <summary><see cref="EncodePrompt(IReadOnlyList{string}?, int, bool, IReadOnlyList{string}?, Tensor{float}?, Tensor{float}?, CancellationToken)"/>
+    /// reporting its stages to <paramref name="observer"/>; an on-demand text encoder is held for both encodings and
+    /// released afterwards.</summary>
+    private protected Tensor<float> EncodePrompt(IReadOnlyList<string>? prompts, int numImagesPerPrompt, bool doClassifierFreeGuidance,
+        IReadOnlyList<string>? negativePrompts, Tensor<float>? promptEmbeds, Tensor<float>? negativePromptEmbeds,
+        IGenerationObserver? observer, CancellationToken cancellationToken)
     {
         using CallLease lease = EnterCall();
-        return EncodePromptCore(prompts, numImagesPerPrompt, doClassifierFreeGuidance, negativePrompts, promptEmbeds, negativePromptEmbeds, cancellationToken);
+        return EncodePromptCore(prompts, numImagesPerPrompt, doClassifierFreeGuidance, negativePrompts, promptEmbeds, negativePromptEmbeds, observer, cancellationToken);
     }
 
-    /// <summary><see cref="EncodePrompt"/> for a call that already holds a lease (see <see cref="EnterCall"/>).</summary>
+    /// <summary><c>EncodePrompt</c> for a call that already holds a lease (see <see cref="EnterCall"/>).</summary>
     private protected Tensor<float> EncodePromptCore(IReadOnlyList<string>? prompts, int numImagesPerPrompt, bool doClassifierFreeGuidance,
-        IReadOnlyList<string>? negativePrompts, Tensor<float>? promptEmbeds, Tensor<float>? negativePromptEmbeds, CancellationToken cancellationToken)
+        IReadOnlyList<string>? negativePrompts, Tensor<float>? promptEmbeds, Tensor<float>? negativePromptEmbeds,
+        IGenerationObserver? observer, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numImagesPerPrompt, 1);
-        Tensor<float> positive = promptEmbeds ?? EncodeTexts(prompts ?? throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings."), cancellationToken);
+        bool needsEncoder = promptEmbeds is null || (doClassifierFreeGuidance && negativePromptEmbeds is null);
+        using IDisposable? hold = needsEncoder ? (TextEncoder as IOnDemandComponent)?.Acquire(observer) : null;
+        Tensor<float> positive = promptEmbeds ?? EncodeTexts(prompts ?? throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings."), observer, cancellationToken);
         int[] shape = positive.Shape();
         int batch = shape[0], sequence = shape[1], hidden = shape[2];
 
@@ -150,7 +161,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
                 {
                     throw new ArgumentException($"The prompt embeddings have {sequence} tokens but the tokenizer pads to {Tokenizer.ModelMaxLength}; pass negative prompt embeddings too.", nameof(negativePromptEmbeds));
                 }
-                negative = EncodeTexts(uncond, cancellationToken, warnOnTruncation: false);
+                negative = EncodeTexts(uncond, observer, cancellationToken, warnOnTruncation: false);
             }
             if (!negative.Lengths.SequenceEqual(positive.Lengths))
             {
@@ -199,7 +210,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
             throw new ArgumentException($"Latents must be [N, channels, h, w]; got rank {latents.Rank}.", nameof(latents));
         }
         (Tensor<float>? array, IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> images) =
-            Decode(latents, outputType, cancellationToken);
+            Decode(latents, outputType, null, cancellationToken);
         return new StableDiffusionPipelineOutput(images, array, latents, null, []);
     }
 
@@ -282,9 +293,11 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         return new CallPlan(batch, options.NumImagesPerPrompt, height, width, guided);
     }
 
-    /// <summary>The denoising loop shared by text-to-image and image-to-image (diffusers' <c>__call__</c> loop).</summary>
+    /// <summary>The denoising loop shared by text-to-image and image-to-image (diffusers' <c>__call__</c> loop). Runs on
+    /// pooled, preallocated buffers (UNet I/O bound once, CFG batch built in place), so a step allocates nothing.</summary>
+    /// <remarks><c>prepareStart</c> is the <see cref="Stopwatch"/> timestamp at which the call's preparation began (for the observer).</remarks>
     private protected StableDiffusionPipelineOutput Denoise(GenerationOptions options, CallPlan plan, IScheduler scheduler, float[] timesteps,
-        float[] latents, Tensor<float> embeds, TorchGenerator generator, ulong? seed, CancellationToken cancellationToken)
+        float[] latents, Tensor<float> embeds, TorchGenerator generator, ulong? seed, long prepareStart, CancellationToken cancellationToken)
     {
         int images = plan.Batch * plan.ImagesPerPrompt;
         int channels = Unet.InChannels;
@@ -295,36 +308,43 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         {
             throw new ArgumentException($"The text embeddings are {shape.HiddenSize} wide but the UNet expects {crossDim}.", nameof(options.PromptEmbeds));
         }
+        IGenerationObserver? observer = options.Observer;
 
-        IUNetRunner runner = RentRunner(shape);
-        bool returnRunner = true;
+        DenoiseBuffers buffers = RentBuffers(shape, images, observer, out long loadTicks);
+        bool returnBuffers = true;
         try
         {
+            IUNetRunner runner = buffers.Runner;
             embeds.AsSpan().CopyTo(runner.EncoderHiddenStates);
-            int perImage = channels * h * w;
-            int latentLength = images * perImage;
+            int latentLength = images * channels * h * w;
             Tensor<float> latentTensor = TensorShapes.Wrap(latents, images, channels, h, w);
-            float[] noisePred = new float[latentLength];
-            Tensor<float> noiseTensor = TensorShapes.Wrap(noisePred, images, channels, h, w);
+            float[] noisePred = buffers.NoisePrediction;
+            Tensor<float> noiseTensor = buffers.NoisePredictionTensor;
             float guidance = (float)options.GuidanceScale;
             float eta = (float)options.Eta;
             StepEndContext? stepEnd = options.CallbackOnStepEnd is null ? null : new StepEndContext(latentTensor, timesteps.Length);
             long start = Stopwatch.GetTimestamp();
+            observer?.OnStage(GenerationStage.Prepare, -1, start - prepareStart - loadTicks);
             int evaluated = 0;
 
             for (int i = 0; i < timesteps.Length; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                long t0 = observer is null ? 0 : Stopwatch.GetTimestamp();
                 float t = timesteps[i];
                 Span<float> sample = runner.Sample;
                 scheduler.ScaleModelInput(latents, t, sample[..latentLength]);
                 if (plan.Guided)
                 {
+                    // diffusers' torch.cat([latents] * 2): both halves of the UNet batch are the same scaled latents.
                     sample[..latentLength].CopyTo(sample[latentLength..]);
                 }
 
-                RunUNet(runner, t, cancellationToken);
+                long t1 = observer is null ? 0 : Stopwatch.GetTimestamp();
+                // The last step hands the UNet's scratch memory back, so the VAE decoder does not run on top of it.
+                RunUNet(runner, t, releaseMemory: i == timesteps.Length - 1, cancellationToken);
                 evaluated++;
+                long t2 = observer is null ? 0 : Stopwatch.GetTimestamp();
 
                 ReadOnlySpan<float> output = runner.Output;
                 if (plan.Guided)
@@ -341,9 +361,17 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
                 {
                     output.CopyTo(noisePred);
                 }
+                long t3 = observer is null ? 0 : Stopwatch.GetTimestamp();
 
                 scheduler.Step(noiseTensor, t, latentTensor, generator, eta);
 
+                if (observer is not null)
+                {
+                    long t4 = Stopwatch.GetTimestamp();
+                    observer.OnStage(GenerationStage.UNet, i, t2 - t1);
+                    observer.OnStage(GenerationStage.Guidance, i, t3 - t2);
+                    observer.OnStage(GenerationStage.Scheduler, i, (t1 - t0) + (t4 - t3));
+                }
                 if (stepEnd is not null)
                 {
                     stepEnd.Step = i;
@@ -357,27 +385,26 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
                 }
             }
 
-            ReturnRunner(runner);
-            returnRunner = false;
+            returnBuffers = false;
+            ReturnBuffers(buffers);
 
             Tensor<float> finalLatents = latentTensor;
             float[] used = evaluated == timesteps.Length ? timesteps : timesteps[..evaluated];
+            CheckFinite(latents, "latents");
             if (options.OutputType == OutputType.Latent)
             {
-                CheckFinite(latents, "latents");
                 return new StableDiffusionPipelineOutput([], null, finalLatents, seed, used);
             }
-            CheckFinite(latents, "latents");
             (Tensor<float>? array, IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> pictures) =
-                Decode(finalLatents, options.OutputType, cancellationToken);
+                Decode(finalLatents, options.OutputType, observer, cancellationToken);
             return new StableDiffusionPipelineOutput(pictures, array, finalLatents, seed, used);
         }
         finally
         {
-            if (returnRunner)
+            if (returnBuffers)
             {
                 // A cancelled or failed run: the buffers are still fine to reuse.
-                ReturnRunner(runner);
+                ReturnBuffers(buffers);
             }
         }
     }
@@ -490,16 +517,24 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     }
 
     private (Tensor<float>? Array, IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> Images) Decode(
-        Tensor<float> latents, OutputType outputType, CancellationToken cancellationToken)
+        Tensor<float> latents, OutputType outputType, IGenerationObserver? observer, CancellationToken cancellationToken)
     {
-        float scaling = VaeDecoder.Info.ScalingFactor;
-        var scaled = new float[latents.FlattenedLength];
-        TensorPrimitives.Divide(latents.AsSpan(), scaling, scaled);
-        Tensor<float> decoded = VaeDecoder.Decode(TensorShapes.Wrap(scaled, latents.Shape()), cancellationToken);
-        Tensor<float> array = ImageConversions.ToImageArray(decoded);
+        Tensor<float> decoded;
+        using (IDisposable? hold = (VaeDecoder as IOnDemandComponent)?.Acquire(observer))
+        {
+            long start = Stopwatch.GetTimestamp();
+            float scaling = VaeDecoder.Info.ScalingFactor;
+            var scaled = new float[latents.FlattenedLength];
+            TensorPrimitives.Divide(latents.AsSpan(), scaling, scaled);
+            decoded = VaeDecoder.Decode(TensorShapes.Wrap(scaled, latents.Shape()), cancellationToken);
+            observer?.OnStage(GenerationStage.VaeDecoder, -1, Stopwatch.GetTimestamp() - start);
+        }
+        long post = Stopwatch.GetTimestamp();
         CheckFinite(decoded.AsSpan(), "decoded image");
+        Tensor<float> array = ImageConversions.ToImageArray(decoded);
         IReadOnlyList<SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>> images =
             outputType == OutputType.Image ? ImageConversions.ToImages(array) : [];
+        observer?.OnStage(GenerationStage.Postprocess, -1, Stopwatch.GetTimestamp() - post);
         return (array, images);
     }
 
@@ -521,8 +556,9 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         }
     }
 
-    private Tensor<float> EncodeTexts(IReadOnlyList<string> texts, CancellationToken cancellationToken, bool warnOnTruncation = true)
+    private Tensor<float> EncodeTexts(IReadOnlyList<string> texts, IGenerationObserver? observer, CancellationToken cancellationToken, bool warnOnTruncation = true)
     {
+        long start = Stopwatch.GetTimestamp();
         int max = Tokenizer.ModelMaxLength;
         // The batch call logs diffusers' truncation warning; negative prompts are tokenized without it, as in diffusers.
         int[][] rows = warnOnTruncation ? Tokenizer.EncodeBatchPadded(texts) : texts.Select(Tokenizer.EncodePadded).ToArray();
@@ -535,7 +571,10 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
             }
             rows[i].CopyTo(ids, i * max);
         }
+        long encodeStart = Stopwatch.GetTimestamp();
+        observer?.OnStage(GenerationStage.Tokenize, -1, encodeStart - start);
         Tensor<float> hidden = TextEncoder.Encode(ids, texts.Count, cancellationToken);
+        observer?.OnStage(GenerationStage.TextEncoder, -1, Stopwatch.GetTimestamp() - encodeStart);
         if (TextEncoder.HiddenSize is int expected && hidden.Lengths[2] != expected)
         {
             throw new InvalidOperationException($"The text encoder returned {hidden.Lengths[2]}-wide states, expected {expected}.");
@@ -572,11 +611,11 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         }
     }
 
-    private void RunUNet(IUNetRunner runner, float t, CancellationToken cancellationToken)
+    private void RunUNet(IUNetRunner runner, float t, bool releaseMemory, CancellationToken cancellationToken)
     {
         try
         {
-            runner.Run(t, cancellationToken);
+            runner.Run(t, releaseMemory, cancellationToken);
         }
         catch (OnnxRuntimeException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -587,35 +626,66 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         }
     }
 
-    private IUNetRunner RentRunner(UNetShape shape)
+    private DenoiseBuffers RentBuffers(UNetShape shape, int images, IGenerationObserver? observer, out long loadTicks)
     {
-        if (_runners.TryGetValue(shape, out ConcurrentBag<IUNetRunner>? bag) && bag.TryTake(out IUNetRunner? runner))
+        loadTicks = 0;
+        if (_runners.TryGetValue((shape, images), out ConcurrentBag<DenoiseBuffers>? bag) && bag.TryTake(out DenoiseBuffers? buffers))
         {
-            return runner;
+            return buffers;
         }
-        return Unet.CreateRunner(shape);
+        // An on-demand UNet is loaded here (the observer hears of it as a Load stage); the runner's own lease keeps it
+        // until the loop ends.
+        long start = Stopwatch.GetTimestamp();
+        using IDisposable? hold = (Unet as IOnDemandComponent)?.Acquire(observer);
+        loadTicks = hold is null ? 0 : Stopwatch.GetTimestamp() - start;
+        return new DenoiseBuffers(Unet.CreateRunner(shape), images);
     }
 
-    private void ReturnRunner(IUNetRunner runner)
+    private void ReturnBuffers(DenoiseBuffers buffers)
     {
-        if (IsDisposed)
+        // Low-memory mode keeps nothing: disposing the runner releases the UNet before the VAE decoder loads.
+        if (IsDisposed || Unet is IOnDemandComponent)
         {
-            runner.Dispose();
+            buffers.Dispose();
             return;
         }
-        _runners.GetOrAdd(runner.Shape, _ => []).Add(runner);
+        _runners.GetOrAdd((buffers.Runner.Shape, buffers.Images), _ => []).Add(buffers);
     }
 
     private void ClearRunners()
     {
-        foreach (ConcurrentBag<IUNetRunner> bag in _runners.Values)
+        foreach (ConcurrentBag<DenoiseBuffers> bag in _runners.Values)
         {
-            while (bag.TryTake(out IUNetRunner? r))
+            while (bag.TryTake(out DenoiseBuffers? b))
             {
-                r.Dispose();
+                b.Dispose();
             }
         }
         _runners.Clear();
+    }
+
+    /// <summary>What one denoising loop works on, pooled per shape: the UNet runner (bound, pinned I/O buffers) and
+    /// the guided noise prediction [images, channels, h, w].</summary>
+    private sealed class DenoiseBuffers : IDisposable
+    {
+        public DenoiseBuffers(IUNetRunner runner, int images)
+        {
+            Runner = runner;
+            Images = images;
+            UNetShape s = runner.Shape;
+            NoisePrediction = new float[checked(images * s.Channels * s.Height * s.Width)];
+            NoisePredictionTensor = TensorShapes.Wrap(NoisePrediction, images, s.Channels, s.Height, s.Width);
+        }
+
+        public IUNetRunner Runner { get; }
+
+        public int Images { get; }
+
+        public float[] NoisePrediction { get; }
+
+        public Tensor<float> NoisePredictionTensor { get; }
+
+        public void Dispose() => Runner.Dispose();
     }
 
     /// <summary>The validated shape of a call.</summary>

@@ -27,8 +27,29 @@ public abstract class OnnxComponent : IDisposable
         ModelPath = Path.GetFullPath(modelPath);
         ComponentName = componentName;
         Logger = logger ?? DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx." + componentName);
-        _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), Logger);
+        _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), out bool cpuArena, Logger);
         Interlocked.Increment(ref s_liveSessions);
+        HasCpuArena = cpuArena;
+        // A small graph's working memory is small: handing it back after each stage would only cost its regrowth.
+        ReleasesMemoryAfterStages = cpuArena && !OnnxSessionFactory.IsSmallGraph(ModelPath);
+    }
+
+    /// <summary>Whether runs that end a stage hand the arena's memory back (arena on and a graph that is not small).</summary>
+    private protected bool ReleasesMemoryAfterStages { get; }
+
+    /// <summary>Whether the session allocates through ONNX Runtime's CPU arena.</summary>
+    private protected bool HasCpuArena { get; }
+
+    /// <summary>Run options; with <paramref name="releaseMemory"/> (and an arena) the arena's unused memory is handed
+    /// back at the end of the run, so the next stage does not start on top of this one's working memory.</summary>
+    private protected RunOptions CreateRunOptions(bool releaseMemory)
+    {
+        var options = new RunOptions();
+        if (releaseMemory && ReleasesMemoryAfterStages)
+        {
+            options.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+        }
+        return options;
     }
 
     /// <summary>Sessions created by components and not yet disposed, process-wide (lets tests prove nothing leaks).</summary>

@@ -17,7 +17,12 @@ internal static partial class OnnxSessionFactory
     private const string DmlProvider = "DmlExecutionProvider";
 
     /// <summary>Creates a session for the graph at <paramref name="modelPath"/>.</summary>
-    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, ILogger? logger = null)
+    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, ILogger? logger = null) =>
+        Create(modelPath, componentName, settings, out _, logger);
+
+    /// <summary>Creates a session for the graph at <paramref name="modelPath"/>; <paramref name="cpuArena"/> tells
+    /// whether it has a CPU memory arena (after the settings' hook ran), i.e. whether arena shrinkage may be requested.</summary>
+    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, out bool cpuArena, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         logger ??= DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx");
@@ -63,6 +68,7 @@ internal static partial class OnnxSessionFactory
             }
 
             settings.ConfigureSessionOptions?.Invoke(componentName, options);
+            cpuArena = options.EnableCpuMemArena;
             InferenceSession session = CreateSession(cachedPath ?? modelPath, options, componentName, modelPath);
 
             if (tempFolder is not null && cacheTarget is not null)
@@ -155,10 +161,11 @@ internal static partial class OnnxSessionFactory
 
     private static SessionOptions BuildOptions(OnnxSessionSettings settings, ExecutionProvider provider, string componentName, string modelPath)
     {
+        bool small = IsSmallGraph(modelPath);
         var options = new SessionOptions
         {
             GraphOptimizationLevel = settings.GraphOptimizationLevel,
-            EnableMemoryPattern = settings.EnableMemoryPattern,
+            EnableMemoryPattern = settings.EnableMemoryPattern ?? small,
             EnableCpuMemArena = settings.EnableCpuMemArena,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, // errors arrive as exceptions; ORT's own stderr copy is noise
@@ -167,6 +174,12 @@ internal static partial class OnnxSessionFactory
         if (settings.IntraOpNumThreads > 0)
         {
             options.IntraOpNumThreads = settings.IntraOpNumThreads;
+        }
+        else if (provider == ExecutionProvider.Cpu && small)
+        {
+            // A small graph's operators are too short to pay for handing work to other threads (and spinning pool
+            // threads take the cores other work needs): one thread is faster. Large graphs get ONNX Runtime's default.
+            options.IntraOpNumThreads = 1;
         }
         if (settings.InterOpNumThreads > 0)
         {
@@ -196,6 +209,30 @@ internal static partial class OnnxSessionFactory
                 $"Reference {package} as the app's only ONNX Runtime native package.", ex);
         }
         return options;
+    }
+
+    /// <summary>Graphs (with their external weights) below this size run on one intra-op thread when the settings
+    /// leave the thread count to the library.</summary>
+    internal const long SmallGraphBytes = 64L << 20;
+
+    /// <summary>Whether a graph (with its weights) is under <see cref="SmallGraphBytes"/>: such graphs get one intra-op
+    /// thread, the memory pattern and no arena release between stages unless the settings say otherwise.</summary>
+    internal static bool IsSmallGraph(string modelPath) => GraphBytes(modelPath) < SmallGraphBytes;
+
+    /// <summary>The size of a graph file plus the weight files next to it.</summary>
+    internal static long GraphBytes(string modelPath)
+    {
+        long total = new FileInfo(modelPath).Length;
+        string dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        foreach (string file in Directory.EnumerateFiles(dir))
+        {
+            if (!string.Equals(Path.GetFullPath(file), Path.GetFullPath(modelPath), StringComparison.Ordinal) &&
+                !file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !file.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            {
+                total += new FileInfo(file).Length;
+            }
+        }
+        return total;
     }
 
     private static InferenceSession CreateSession(string path, SessionOptions options, string componentName, string originalPath)
@@ -254,8 +291,32 @@ internal static partial class OnnxSessionFactory
             hash.AppendData(Encoding.UTF8.GetBytes($"{info.Name}|{info.Length}|{info.LastWriteTimeUtc.Ticks};"));
         }
         hash.AppendData(Encoding.UTF8.GetBytes(
-            $"ort={OrtEnv.Instance().GetVersionString()};ep={provider};dev={settings.DeviceId};opt={settings.GraphOptimizationLevel};"));
+            $"ort={OrtEnv.Instance().GetVersionString()};ep={provider};dev={settings.DeviceId};opt={settings.GraphOptimizationLevel};cpu={CpuFeatures()};"));
         return Convert.ToHexString(hash.GetHashAndReset())[..24].ToLowerInvariant();
+    }
+
+    /// <summary>The instruction sets an optimized graph may depend on (level ALL picks CPU-specific layouts and kernels),
+    /// so a cache folder copied to another machine is not reused there.</summary>
+    private static string CpuFeatures()
+    {
+        var features = new StringBuilder(System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString());
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+        {
+            features.Append("+avx2");
+        }
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            features.Append("+avx512f");
+        }
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+        {
+            features.Append("+avxvnni");
+        }
+        if (System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
+        {
+            features.Append("+neon");
+        }
+        return features.ToString();
     }
 
     private static void PublishCache(string tempFolder, string target, ILogger logger)

@@ -100,7 +100,7 @@ public sealed class OnnxTextEncoder : OnnxComponent, ITextEncoder
             values.Add(mask.Value);
         }
 
-        using var runOptions = new RunOptions();
+        using RunOptions runOptions = CreateRunOptions(releaseMemory: true);
         using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, cancellationToken,
             () => Session.Run(runOptions, names, values, [_hiddenStates.Name]));
         OrtValue output = outputs[0];

@@ -24,6 +24,7 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
     public OnnxUNet(string modelPath, OnnxSessionSettings? settings = null, ILogger? logger = null)
         : base(modelPath, "unet", settings, logger)
     {
+        SplitBatchFromLatentPixels = (settings ?? new OnnxSessionSettings()).SplitUNetBatchFromLatentPixels;
         try
         {
             var taken = new HashSet<string>(StringComparer.Ordinal);
@@ -61,6 +62,10 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
     /// <inheritdoc />
     public int InChannels { get; }
 
+    /// <summary>Batches whose latent has at least this many pixels (height × width) are evaluated one batch item at a
+    /// time (see <see cref="OnnxSessionSettings.SplitUNetBatchFromLatentPixels"/>); 0 = never.</summary>
+    public int SplitBatchFromLatentPixels { get; }
+
     /// <inheritdoc />
     public int? SampleSize { get; }
 
@@ -77,6 +82,9 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
     public int TimestepRank => TimestepPort.Rank;
 
     internal TensorPort SamplePort { get; }
+
+    /// <summary>Run options that hand the arena's memory back after the run.</summary>
+    internal RunOptions CreateReleasingRunOptions() => CreateRunOptions(releaseMemory: true);
 
     internal TensorPort TimestepPort { get; }
 
@@ -100,11 +108,16 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
         {
             throw new ArgumentException($"The UNet's text conditioning is {d} wide, not {shape.HiddenSize}.", nameof(shape));
         }
-        return new OnnxUNetRunner(this, shape);
+        bool sequential = SplitBatchFromLatentPixels > 0 && (long)shape.Height * shape.Width >= SplitBatchFromLatentPixels;
+        return new OnnxUNetRunner(this, shape, sequential);
     }
 }
 
-/// <summary>One UNet shape's preallocated buffers and I/O binding.</summary>
+/// <summary>
+/// One UNet shape's preallocated, pinned buffers and I/O bindings. A batch can be evaluated as one call, or one batch
+/// item at a time through bindings over slices of the same buffers (no copies): each item's result is the same, and
+/// only one item's attention matrices are alive at once.
+/// </summary>
 internal sealed class OnnxUNetRunner : IUNetRunner
 {
     private static int s_live;
@@ -116,21 +129,24 @@ internal sealed class OnnxUNetRunner : IUNetRunner
     private readonly float[]? _sampleStaging;
     private readonly float[]? _hiddenStaging;
     private readonly float[]? _outputStaging;
-    private readonly OrtIoBinding _binding;
+    private readonly OrtIoBinding[] _bindings;
+    private readonly List<IDisposable> _owned = [];
     private readonly RunOptions _runOptions;
+    private readonly RunOptions _releasingRunOptions;
     private CancellationToken _registeredToken;
     private CancellationTokenRegistration _registration;
     private bool _disposed;
 
-    public OnnxUNetRunner(OnnxUNet unet, UNetShape shape)
+    public OnnxUNetRunner(OnnxUNet unet, UNetShape shape, bool sequentialBatch)
     {
         _unet = unet;
         Shape = shape;
-        var disposables = new List<IDisposable>();
         try
         {
             _sample = Track(OrtTensorBuffer.Create(unet.SamplePort.ElementType, shape.BatchSize, shape.Channels, shape.Height, shape.Width));
-            long[] timestepShape = unet.TimestepPort.Rank == 0 ? [] : [unet.TimestepPort.Fixed(0) ?? shape.BatchSize];
+            int calls = sequentialBatch && shape.BatchSize > 1 && unet.TimestepPort.Fixed(0) is null or 1 ? shape.BatchSize : 1;
+            int perCall = shape.BatchSize / calls;
+            long[] timestepShape = unet.TimestepPort.Rank == 0 ? [] : [unet.TimestepPort.Fixed(0) ?? perCall];
             _timestep = Track(OrtTensorBuffer.Create(unet.TimestepPort.ElementType, timestepShape));
             _hidden = Track(OrtTensorBuffer.Create(unet.HiddenStatesPort.ElementType, shape.BatchSize, shape.SequenceLength, shape.HiddenSize));
             _output = Track(OrtTensorBuffer.Create(unet.OutputPort.ElementType, shape.BatchSize, shape.Channels, shape.Height, shape.Width));
@@ -139,25 +155,28 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             _outputStaging = _output.IsFloat ? null : new float[_output.Length];
 
             _runOptions = Track(new RunOptions());
-            _binding = Track(unet.Session.CreateIoBinding());
-            _binding.BindInput(unet.SamplePort.Name, _sample.Value);
-            _binding.BindInput(unet.TimestepPort.Name, _timestep.Value);
-            _binding.BindInput(unet.HiddenStatesPort.Name, _hidden.Value);
-            _binding.BindOutput(unet.OutputPort.Name, _output.Value);
+            // The last evaluation of a loop hands the arena's memory back (the VAE runs next); steps in between keep it.
+            _releasingRunOptions = Track(unet.CreateReleasingRunOptions());
+            _bindings = new OrtIoBinding[calls];
+            for (int c = 0; c < calls; c++)
+            {
+                OrtIoBinding binding = _bindings[c] = Track(unet.Session.CreateIoBinding());
+                binding.BindInput(unet.SamplePort.Name, calls == 1 ? _sample.Value : Track(_sample.Slice(c * perCall, perCall)));
+                binding.BindInput(unet.TimestepPort.Name, _timestep.Value);
+                binding.BindInput(unet.HiddenStatesPort.Name, calls == 1 ? _hidden.Value : Track(_hidden.Slice(c * perCall, perCall)));
+                binding.BindOutput(unet.OutputPort.Name, calls == 1 ? _output.Value : Track(_output.Slice(c * perCall, perCall)));
+            }
             Interlocked.Increment(ref s_live);
         }
         catch
         {
-            foreach (IDisposable d in disposables)
-            {
-                d.Dispose();
-            }
+            DisposeOwned();
             throw;
         }
 
         T Track<T>(T item) where T : IDisposable
         {
-            disposables.Add(item);
+            _owned.Add(item);
             return item;
         }
     }
@@ -167,13 +186,18 @@ internal sealed class OnnxUNetRunner : IUNetRunner
 
     public UNetShape Shape { get; }
 
+    /// <summary>How many ONNX Runtime calls one evaluation makes (1, or the batch size when evaluated item by item).</summary>
+    public int CallsPerEvaluation => _bindings.Length;
+
     public Span<float> Sample => _sampleStaging ?? _sample.FloatSpan;
 
     public Span<float> EncoderHiddenStates => _hiddenStaging ?? _hidden.FloatSpan;
 
     public ReadOnlySpan<float> Output => _outputStaging ?? _output.FloatSpan;
 
-    public void Run(float timestep, CancellationToken cancellationToken = default)
+    public void Run(float timestep, CancellationToken cancellationToken = default) => Run(timestep, releaseMemory: false, cancellationToken);
+
+    public void Run(float timestep, bool releaseMemory, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
@@ -181,9 +205,15 @@ internal sealed class OnnxUNetRunner : IUNetRunner
         {
             _registration.Dispose();
             _runOptions.Terminate = false; // a late cancel of the previous token must not stop this one
+            _releasingRunOptions.Terminate = false;
             _registeredToken = cancellationToken;
             _registration = cancellationToken.CanBeCanceled
-                ? cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, _runOptions)
+                ? cancellationToken.Register(static o =>
+                {
+                    var runner = (OnnxUNetRunner)o!;
+                    runner._runOptions.Terminate = true;
+                    runner._releasingRunOptions.Terminate = true;
+                }, this)
                 : default;
         }
 
@@ -199,11 +229,16 @@ internal sealed class OnnxUNetRunner : IUNetRunner
 
         try
         {
-            _unet.Session.RunWithBinding(_runOptions, _binding);
+            for (int c = 0; c < _bindings.Length; c++)
+            {
+                bool release = releaseMemory && c == _bindings.Length - 1;
+                _unet.Session.RunWithBinding(release ? _releasingRunOptions : _runOptions, _bindings[c]);
+            }
         }
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
         {
             _runOptions.Terminate = false;
+            _releasingRunOptions.Terminate = false;
             throw new OperationCanceledException("The UNet run was cancelled.", cancellationToken);
         }
 
@@ -222,11 +257,16 @@ internal sealed class OnnxUNetRunner : IUNetRunner
         _disposed = true;
         Interlocked.Decrement(ref s_live);
         _registration.Dispose();
-        _binding.Dispose();
-        _runOptions.Dispose();
-        _sample.Dispose();
-        _timestep.Dispose();
-        _hidden.Dispose();
-        _output.Dispose();
+        DisposeOwned();
+    }
+
+    private void DisposeOwned()
+    {
+        // Bindings and run options first, then the values they reference.
+        for (int i = _owned.Count - 1; i >= 0; i--)
+        {
+            _owned[i].Dispose();
+        }
+        _owned.Clear();
     }
 }

@@ -72,7 +72,7 @@ public sealed class OnnxVaeDecoder : OnnxComponent, IVaeDecoder
         float[]? result = null;
         int outPerImage = 0;
         int[] outShape = [];
-        using var runOptions = new RunOptions();
+        using RunOptions runOptions = CreateRunOptions(releaseMemory: true);
         using OrtTensorBuffer input = OrtTensorBuffer.Create(_input.ElementType, 1, shape[1], shape[2], shape[3]);
         for (int b = 0; b < batch; b++)
         {

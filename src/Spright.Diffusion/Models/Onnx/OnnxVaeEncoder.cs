@@ -74,7 +74,7 @@ public sealed class OnnxVaeEncoder : OnnxComponent, IVaeEncoder
         float[]? result = null;
         int outPerImage = 0;
         int[] outShape = [];
-        using var runOptions = new RunOptions();
+        using RunOptions runOptions = CreateRunOptions(releaseMemory: true);
         using OrtTensorBuffer input = OrtTensorBuffer.Create(_input.ElementType, 1, 3, shape[2], shape[3]);
         for (int b = 0; b < batch; b++)
         {

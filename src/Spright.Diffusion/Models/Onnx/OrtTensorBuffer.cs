@@ -79,6 +79,30 @@ internal sealed class OrtTensorBuffer : IDisposable
         return new OrtTensorBuffer(type, shape, checked((int)count));
     }
 
+    /// <summary>A new <see cref="OrtValue"/> over items [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>)
+    /// of the first axis, sharing this buffer's memory (no copy). The caller disposes it before this buffer.</summary>
+    public OrtValue Slice(int start, int count)
+    {
+        if (Shape.Length == 0 || start < 0 || count <= 0 || start + count > Shape[0])
+        {
+            throw new ArgumentOutOfRangeException(nameof(start), $"Items [{start}, {start + count}) are outside the first axis of [{string.Join(", ", Shape)}].");
+        }
+        long[] shape = (long[])Shape.Clone();
+        shape[0] = count;
+        int per = Shape[0] == 0 ? 0 : checked((int)(Length / Shape[0]));
+        int offset = start * per, length = count * per;
+        OrtMemoryInfo cpu = OrtMemoryInfo.DefaultInstance;
+        return ElementType switch
+        {
+            TensorElementType.Float => OrtValue.CreateTensorValueFromMemory(cpu, new Memory<float>(_float, offset, length), shape),
+            TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(cpu, new Memory<Float16>(_half, offset, length), shape),
+            TensorElementType.Double => OrtValue.CreateTensorValueFromMemory(cpu, new Memory<double>(_double, offset, length), shape),
+            TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory(cpu, new Memory<long>(_long, offset, length), shape),
+            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(cpu, new Memory<int>(_int, offset, length), shape),
+            _ => throw new NotSupportedException($"Tensor element type {ElementType} is not supported."),
+        };
+    }
+
     /// <summary>Writes float32 values, converting to the buffer's element type (integers truncate toward zero, as numpy's astype).</summary>
     public void Write(ReadOnlySpan<float> source)
     {
