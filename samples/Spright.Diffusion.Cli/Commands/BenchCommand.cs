@@ -77,6 +77,7 @@ internal static class BenchCommand
         {
             using StableDiffusionPipelineOutput _ = pipe.Generate(options, cancellationToken);
         }
+        int settleCalls = warmup > 0 ? SettleJit(pipe, options, cancellationToken) : 0;
 
         var wall = new double[runs];
         var perRun = new List<StageTimes>(runs);
@@ -99,7 +100,8 @@ internal static class BenchCommand
                 $"model {Path.GetFullPath(model)} | {width}x{height} | {options.NumInferenceSteps} steps | guidance {options.GuidanceScale} | " +
                 $"{pipe.Scheduler.ClassName} | provider {loadOptions.ExecutionProvider} | intra-op threads {(loadOptions.IntraOpNumThreads == 0 ? "auto" : loadOptions.IntraOpNumThreads)} | " +
                 $"{(loadOptions.LowMemory ? "low-memory" : "all loaded")} | arena {(loadOptions.EnableCpuMemArena ? "on" : "off")} | memory pattern {(loadOptions.EnableMemoryPattern is bool p ? (p ? "on" : "off") : "auto")} | " +
-                $"split batch from {loadOptions.SplitUNetBatchFromLatentPixels} latent px | opt {loadOptions.GraphOptimizationLevel} | {runs} runs after {warmup} warm-up"));
+                $"split batch from {loadOptions.SplitUNetBatchFromLatentPixels} latent px | opt {loadOptions.GraphOptimizationLevel} | {runs} runs after {warmup} warm-up" +
+                $"{(settleCalls > 0 ? $" + {settleCalls} until the JIT settled" : "")}"));
             Console.WriteLine(string.Create(ci, $"load_s={loadSeconds:F3}"));
             Console.WriteLine();
             Console.WriteLine("stage                calls/run   median ms/run    min ms/run");
@@ -135,6 +137,43 @@ internal static class BenchCommand
             last?.Dispose();
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Short calls finish long before .NET's tiered JIT has recompiled the library's hot methods (a method is promoted
+    /// after 30 calls, on a background thread that takes a core from the timed calls). Runs more untimed calls until no
+    /// method was compiled for 2 s and 5 calls; only for calls under a second (longer ones hide the JIT), at most 15 s.
+    /// </summary>
+    private static int SettleJit(StableDiffusionPipeline pipe, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long lastCount = System.Runtime.JitInfo.GetCompiledMethodCount();
+        long quietSince = start;
+        int quietCalls = 0, calls = 0;
+        while (Stopwatch.GetElapsedTime(start).TotalSeconds < 15 && calls < 500)
+        {
+            long callStart = Stopwatch.GetTimestamp();
+            using (StableDiffusionPipelineOutput _ = pipe.Generate(options, cancellationToken))
+            {
+            }
+            calls++;
+            if (Stopwatch.GetElapsedTime(callStart).TotalSeconds >= 1)
+            {
+                break;
+            }
+            long count = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (count != lastCount)
+            {
+                lastCount = count;
+                quietSince = Stopwatch.GetTimestamp();
+                quietCalls = 0;
+            }
+            else if (++quietCalls >= 5 && Stopwatch.GetElapsedTime(quietSince).TotalSeconds >= 2)
+            {
+                break;
+            }
+        }
+        return calls;
     }
 
     private static void PrintRow(string name, List<StageTimes> runs, Func<StageTimes, double> value, Func<StageTimes, int> calls)

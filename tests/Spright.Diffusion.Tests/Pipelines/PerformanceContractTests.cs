@@ -74,28 +74,61 @@ public sealed class PerformanceContractTests
     }
 
     [Fact]
-    public void ItemByItemUNetBatchesGiveTheSameNumbers()
+    public void ItemByItemAndConcurrentUNetBatchesGiveTheSameNumbers()
     {
         string path = Path.Combine(TestPaths.TinyModel, "unet", "model.onnx");
-        using var whole = new OnnxUNet(path, new OnnxSessionSettings { SplitUNetBatchFromLatentPixels = 0 });
+        using var whole = new OnnxUNet(path, new OnnxSessionSettings { SplitUNetBatchFromLatentPixels = 0, EvaluateBatchItemsConcurrently = false });
         using var split = new OnnxUNet(path, new OnnxSessionSettings { SplitUNetBatchFromLatentPixels = 1 });
+        using var concurrent = new OnnxUNet(path, new OnnxSessionSettings { SplitUNetBatchFromLatentPixels = 0 });
         var shape = new UNetShape(2, 4, 16, 16, 77, 32);
         using IUNetRunner a = whole.CreateRunner(shape);
         using IUNetRunner b = split.CreateRunner(shape);
+        using IUNetRunner c = concurrent.CreateRunner(shape);
         Assert.Equal(1, ((OnnxUNetRunner)a).CallsPerEvaluation);
         Assert.Equal(2, ((OnnxUNetRunner)b).CallsPerEvaluation);
+        Assert.False(((OnnxUNetRunner)b).RunsCallsConcurrently);
+        Assert.True(concurrent.EvaluatesBatchItemsConcurrently); // a small graph on the CPU runs on one intra-op thread
+        Assert.Equal(Environment.ProcessorCount > 1, ((OnnxUNetRunner)c).RunsCallsConcurrently);
         var g = new TorchGenerator(5);
         var sample = new float[shape.SampleLength];
         var hidden = new float[shape.HiddenStatesLength];
         g.Randn(sample);
         g.Randn(hidden);
-        foreach (IUNetRunner r in new[] { a, b })
+        foreach (IUNetRunner r in new[] { a, b, c })
         {
             sample.CopyTo(r.Sample);
             hidden.CopyTo(r.EncoderHiddenStates);
-            r.Run(801f, releaseMemory: true, default);
+            for (int step = 0; step < 3; step++)
+            {
+                r.Run(801f - step, releaseMemory: step == 2, default);
+            }
         }
         Assert.Equal(a.Output.ToArray(), b.Output.ToArray());
+        Assert.Equal(a.Output.ToArray(), c.Output.ToArray());
+    }
+
+    [Fact]
+    public void ConcurrentBatchesOfThreeItemsSplitUnevenlyAndMatchOneCall()
+    {
+        string path = Path.Combine(TestPaths.TinyModel, "unet", "model.onnx");
+        using var whole = new OnnxUNet(path, new OnnxSessionSettings { EvaluateBatchItemsConcurrently = false });
+        using var concurrent = new OnnxUNet(path);
+        var shape = new UNetShape(3, 4, 8, 16, 77, 32);
+        using IUNetRunner a = whole.CreateRunner(shape);
+        using IUNetRunner c = concurrent.CreateRunner(shape);
+        Assert.Equal(Math.Min(3, Environment.ProcessorCount), ((OnnxUNetRunner)c).CallsPerEvaluation);
+        var g = new TorchGenerator(9);
+        var sample = new float[shape.SampleLength];
+        var hidden = new float[shape.HiddenStatesLength];
+        g.Randn(sample);
+        g.Randn(hidden);
+        foreach (IUNetRunner r in new[] { a, c })
+        {
+            sample.CopyTo(r.Sample);
+            hidden.CopyTo(r.EncoderHiddenStates);
+            r.Run(500f, releaseMemory: true, default);
+        }
+        Assert.Equal(a.Output.ToArray(), c.Output.ToArray());
     }
 
     [Fact]
@@ -228,5 +261,34 @@ public sealed class PerformanceContractTests
         }
 
         public int Count(GenerationStage stage) => _counts[(int)stage];
+    }
+}
+
+/// <summary>Counts process-wide sessions, so it runs alone (see <see cref="Spright.Diffusion.Tests.Reliability.MemoryCollection"/>).</summary>
+[Collection(nameof(Spright.Diffusion.Tests.Reliability.MemoryCollection))]
+public sealed class ShapeSpecialisedSessionTests
+{
+    [Fact]
+    public void ShapeSpecialisedSessionsAreSharedBoundedAndReleasedWithTheUNet()
+    {
+        string path = Path.Combine(TestPaths.TinyModel, "unet", "model.onnx");
+        int before = OnnxComponent.LiveSessions;
+        using (var unet = new OnnxUNet(path, new OnnxSessionSettings { EvaluateBatchItemsConcurrently = false }))
+        {
+            Assert.True(unet.SpecializesShapes);
+            var first = new UNetShape(2, 4, 16, 16, 77, 32);
+            using (IUNetRunner r1 = unet.CreateRunner(first))
+            using (IUNetRunner r2 = unet.CreateRunner(first))
+            {
+                Assert.Equal(1, unet.SpecializedSessionCount); // one session per shape, shared by its runners
+            }
+            for (int size = 1; size <= 6; size++)
+            {
+                using IUNetRunner r = unet.CreateRunner(new UNetShape(1, 4, 8, 8 * size, 77, 32));
+            }
+            Assert.InRange(unet.SpecializedSessionCount, 1, 4); // idle sessions beyond four are released
+            Assert.Equal(before + 1 + unet.SpecializedSessionCount, OnnxComponent.LiveSessions);
+        }
+        Assert.Equal(before, OnnxComponent.LiveSessions);
     }
 }

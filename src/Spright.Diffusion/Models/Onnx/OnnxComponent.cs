@@ -27,15 +27,31 @@ public abstract class OnnxComponent : IDisposable
         ModelPath = Path.GetFullPath(modelPath);
         ComponentName = componentName;
         Logger = logger ?? DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx." + componentName);
-        _session = OnnxSessionFactory.Create(ModelPath, componentName, settings ?? new OnnxSessionSettings(), out bool cpuArena, Logger);
+        Settings = settings ?? new OnnxSessionSettings();
+        _session = OnnxSessionFactory.Create(ModelPath, componentName, Settings, out SessionTraits traits, Logger);
         Interlocked.Increment(ref s_liveSessions);
-        HasCpuArena = cpuArena;
+        Traits = traits;
+        HasCpuArena = traits.CpuArena;
+        SingleThreadedCpu = traits.SingleThreadedCpu;
         // A small graph's working memory is small: handing it back after each stage would only cost its regrowth.
-        ReleasesMemoryAfterStages = cpuArena && !OnnxSessionFactory.IsSmallGraph(ModelPath);
+        ReleasesMemoryAfterStages = traits.CpuArena && !traits.SmallGraph;
     }
 
     /// <summary>Whether runs that end a stage hand the arena's memory back (arena on and a graph that is not small).</summary>
     private protected bool ReleasesMemoryAfterStages { get; }
+
+    /// <summary>The settings the session was created with.</summary>
+    private protected OnnxSessionSettings Settings { get; }
+
+    /// <summary>How the session runs.</summary>
+    internal SessionTraits Traits { get; }
+
+    /// <summary>Counts a session created by a derived component (disposed by it) among <see cref="LiveSessions"/>.</summary>
+    private protected static void CountSession(int delta) => Interlocked.Add(ref s_liveSessions, delta);
+
+    /// <summary>Whether the session runs on the CPU with one intra-op thread: independent runs (the items of a batch)
+    /// can then go side by side on the other cores.</summary>
+    private protected bool SingleThreadedCpu { get; }
 
     /// <summary>Whether the session allocates through ONNX Runtime's CPU arena.</summary>
     private protected bool HasCpuArena { get; }
@@ -129,7 +145,7 @@ public abstract class OnnxComponent : IDisposable
                 $"the {ComponentName} {kind} '{f.Key}' ({role}) has rank {meta.Dimensions.Length}; expected rank {string.Join(" or ", ranks)}");
         }
         taken?.Add(f.Key);
-        return new TensorPort(f.Key, meta.ElementDataType, meta.Dimensions.ToArray());
+        return new TensorPort(f.Key, meta.ElementDataType, meta.Dimensions.ToArray(), meta.SymbolicDimensions.ToArray());
     }
 
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> metadata) =>
@@ -184,8 +200,13 @@ public abstract class OnnxComponent : IDisposable
 /// <param name="Name">The tensor name.</param>
 /// <param name="ElementType">The element type.</param>
 /// <param name="Dimensions">The dimensions, −1 where symbolic.</param>
-internal readonly record struct TensorPort(string Name, TensorElementType ElementType, int[] Dimensions)
+/// <param name="SymbolicNames">The names of symbolic dimensions (empty where fixed or unnamed).</param>
+internal readonly record struct TensorPort(string Name, TensorElementType ElementType, int[] Dimensions, string[] SymbolicNames)
 {
+    /// <summary>The name of a symbolic dimension, or null when fixed or unnamed.</summary>
+    public string? SymbolicName(int axis) =>
+        axis < Dimensions.Length && Dimensions[axis] <= 0 && axis < SymbolicNames.Length && !string.IsNullOrEmpty(SymbolicNames[axis]) ? SymbolicNames[axis] : null;
+
     public int Rank => Dimensions.Length;
 
     /// <summary>The fixed size of a dimension, or null when symbolic.</summary>

@@ -20,9 +20,11 @@ internal static partial class OnnxSessionFactory
     public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, ILogger? logger = null) =>
         Create(modelPath, componentName, settings, out _, logger);
 
-    /// <summary>Creates a session for the graph at <paramref name="modelPath"/>; <paramref name="cpuArena"/> tells
-    /// whether it has a CPU memory arena (after the settings' hook ran), i.e. whether arena shrinkage may be requested.</summary>
-    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, out bool cpuArena, ILogger? logger = null)
+    /// <summary>Creates a session for the graph at <paramref name="modelPath"/>; <paramref name="traits"/> tell how it
+    /// runs (after the settings' hook ran). <paramref name="dimensionOverrides"/> fix named symbolic dimensions (a
+    /// session specialised for one shape; such sessions bypass the optimized-graph cache).</summary>
+    public static InferenceSession Create(string modelPath, string componentName, OnnxSessionSettings settings, out SessionTraits traits,
+        ILogger? logger = null, IReadOnlyList<KeyValuePair<string, long>>? dimensionOverrides = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         logger ??= DiffusionLogging.CreateLogger("Spright.Diffusion.Models.Onnx");
@@ -34,7 +36,7 @@ internal static partial class OnnxSessionFactory
         ExecutionProvider provider = ResolveProvider(settings.ExecutionProvider, logger);
         string? cachedPath = null;
         string? cacheTarget = null;
-        if (settings.OptimizedModelCacheDirectory is { } cacheDir)
+        if (settings.OptimizedModelCacheDirectory is { } cacheDir && dimensionOverrides is null)
         {
             string key = CacheKey(modelPath, provider, settings);
             string folder = Path.Combine(cacheDir, $"{componentName}-{key}");
@@ -53,6 +55,10 @@ internal static partial class OnnxSessionFactory
         string? tempFolder = null;
         try
         {
+            foreach ((string name, long value) in dimensionOverrides ?? [])
+            {
+                options.AddFreeDimensionOverrideByName(name, value);
+            }
             if (cachedPath is not null)
             {
                 // The cached graph is already optimized: skip the (slow) optimization passes.
@@ -68,7 +74,8 @@ internal static partial class OnnxSessionFactory
             }
 
             settings.ConfigureSessionOptions?.Invoke(componentName, options);
-            cpuArena = options.EnableCpuMemArena;
+            traits = new SessionTraits(provider, options.EnableCpuMemArena, provider == ExecutionProvider.Cpu && options.IntraOpNumThreads == 1,
+                IsSmallGraph(modelPath));
             InferenceSession session = CreateSession(cachedPath ?? modelPath, options, componentName, modelPath);
 
             if (tempFolder is not null && cacheTarget is not null)
@@ -175,11 +182,17 @@ internal static partial class OnnxSessionFactory
         {
             options.IntraOpNumThreads = settings.IntraOpNumThreads;
         }
-        else if (provider == ExecutionProvider.Cpu && small)
+        else if (provider == ExecutionProvider.Cpu && small && !WorksAtImageResolution(componentName))
         {
-            // A small graph's operators are too short to pay for handing work to other threads (and spinning pool
-            // threads take the cores other work needs): one thread is faster. Large graphs get ONNX Runtime's default.
+            // A small graph's operators on latents or tokens are too short to pay for handing work to other threads:
+            // one thread is faster (and the UNet then runs the items of a batch side by side on the other cores).
+            // The VAE works at image resolution (64 times the latent's pixels), where a second thread pays even for
+            // a small graph; it and large graphs get ONNX Runtime's default.
             options.IntraOpNumThreads = 1;
+        }
+        if (provider == ExecutionProvider.Cpu && small && WorksAtImageResolution(componentName) && settings.IntraOpNumThreads == 0)
+        {
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         }
         if (settings.InterOpNumThreads > 0)
         {
@@ -210,6 +223,9 @@ internal static partial class OnnxSessionFactory
         }
         return options;
     }
+
+    /// <summary>Whether the component's operators work on image-sized tensors (the VAE's decoder and encoder).</summary>
+    private static bool WorksAtImageResolution(string componentName) => componentName.StartsWith("vae", StringComparison.Ordinal);
 
     /// <summary>Graphs (with their external weights) below this size run on one intra-op thread when the settings
     /// leave the thread count to the library.</summary>
@@ -355,3 +371,11 @@ internal static partial class OnnxSessionFactory
         }
     }
 }
+
+/// <summary>How a session runs, as created.</summary>
+/// <param name="Provider">The execution provider.</param>
+/// <param name="CpuArena">Whether it allocates through ONNX Runtime's CPU arena (arena shrinkage may be requested).</param>
+/// <param name="SingleThreadedCpu">Whether it runs on the CPU with one intra-op thread (independent runs may then go
+/// side by side on the other cores).</param>
+/// <param name="SmallGraph">Whether the graph with its weights is under <see cref="OnnxSessionFactory.SmallGraphBytes"/>.</param>
+internal readonly record struct SessionTraits(ExecutionProvider Provider, bool CpuArena, bool SingleThreadedCpu, bool SmallGraph);

@@ -24,7 +24,9 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
     public OnnxUNet(string modelPath, OnnxSessionSettings? settings = null, ILogger? logger = null)
         : base(modelPath, "unet", settings, logger)
     {
-        SplitBatchFromLatentPixels = (settings ?? new OnnxSessionSettings()).SplitUNetBatchFromLatentPixels;
+        SplitBatchFromLatentPixels = Settings.SplitUNetBatchFromLatentPixels;
+        EvaluatesBatchItemsConcurrently = Settings.EvaluateBatchItemsConcurrently && SingleThreadedCpu;
+        SpecializesShapes = Traits.Provider == ExecutionProvider.Cpu && Traits.SmallGraph;
         try
         {
             var taken = new HashSet<string>(StringComparer.Ordinal);
@@ -65,6 +67,22 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
     /// <summary>Batches whose latent has at least this many pixels (height × width) are evaluated one batch item at a
     /// time (see <see cref="OnnxSessionSettings.SplitUNetBatchFromLatentPixels"/>); 0 = never.</summary>
     public int SplitBatchFromLatentPixels { get; }
+
+    /// <summary>Whether batches are split across the CPU cores, one ONNX Runtime call per share of the batch running side
+    /// by side (see <see cref="OnnxSessionSettings.EvaluateBatchItemsConcurrently"/>): the setting is on and the session
+    /// runs its operators on one thread.</summary>
+    public bool EvaluatesBatchItemsConcurrently { get; }
+
+    /// <summary>Whether runners evaluate through sessions specialised for their shape (small graphs on the CPU: with every
+    /// dimension known, ONNX Runtime folds the graph's shape computations away, which is a sizeable share of a small
+    /// graph's time; creating such a session takes a fraction of a second).</summary>
+    internal bool SpecializesShapes { get; }
+
+    /// <summary>Shape-specialised sessions kept without a runner using them.</summary>
+    private const int IdleSpecializedSessions = 4;
+
+    private readonly Lock _specializedLock = new();
+    private readonly List<SpecializedSession> _specialized = [];
 
     /// <inheritdoc />
     public int? SampleSize { get; }
@@ -108,46 +126,178 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
         {
             throw new ArgumentException($"The UNet's text conditioning is {d} wide, not {shape.HiddenSize}.", nameof(shape));
         }
-        bool sequential = SplitBatchFromLatentPixels > 0 && (long)shape.Height * shape.Width >= SplitBatchFromLatentPixels;
-        return new OnnxUNetRunner(this, shape, sequential);
+        // A graph with a fixed timestep batch larger than one cannot take part of a batch.
+        bool splittable = shape.BatchSize > 1 && TimestepPort.Fixed(0) is null or 1;
+        if (splittable && SplitBatchFromLatentPixels > 0 && (long)shape.Height * shape.Width >= SplitBatchFromLatentPixels)
+        {
+            return new OnnxUNetRunner(this, shape, shape.BatchSize, concurrent: false);
+        }
+        if (splittable && EvaluatesBatchItemsConcurrently && Environment.ProcessorCount > 1)
+        {
+            return new OnnxUNetRunner(this, shape, Math.Min(shape.BatchSize, Environment.ProcessorCount), concurrent: true);
+        }
+        return new OnnxUNetRunner(this, shape, 1, concurrent: false);
+    }
+
+    /// <summary>The session a runner evaluates <paramref name="shareBatch"/> items of <paramref name="shape"/> with: the
+    /// general session, or (see <see cref="SpecializesShapes"/>) one with the graph's named dimensions fixed to this
+    /// shape, shared by the runners of the shape. Hand it back with <see cref="ReleaseSession"/>.</summary>
+    internal InferenceSession AcquireSession(UNetShape shape, int shareBatch)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (!SpecializesShapes || DimensionOverrides(shape, shareBatch) is not { } overrides)
+        {
+            return Session;
+        }
+        string key = string.Join(",", overrides.Select(kv => $"{kv.Key}={kv.Value}"));
+        lock (_specializedLock)
+        {
+            SpecializedSession? entry = _specialized.Find(e => e.Key == key);
+            if (entry is null)
+            {
+                InferenceSession session = OnnxSessionFactory.Create(ModelPath, ComponentName, Settings, out _, Logger, overrides);
+                CountSession(1);
+                entry = new SpecializedSession(key, session);
+                _specialized.Add(entry);
+            }
+            entry.Users++;
+            entry.LastUse = Environment.TickCount64;
+            return entry.Session;
+        }
+    }
+
+    /// <summary>Shape-specialised sessions alive (in use or kept idle).</summary>
+    internal int SpecializedSessionCount
+    {
+        get
+        {
+            lock (_specializedLock)
+            {
+                return _specialized.Count;
+            }
+        }
+    }
+
+    /// <summary>Hands back a session from <see cref="AcquireSession"/>; keeps the most recently used idle ones.</summary>
+    internal void ReleaseSession(InferenceSession session)
+    {
+        lock (_specializedLock)
+        {
+            SpecializedSession? entry = _specialized.Find(e => ReferenceEquals(e.Session, session));
+            if (entry is null)
+            {
+                return;
+            }
+            entry.Users--;
+            entry.LastUse = Environment.TickCount64;
+            List<SpecializedSession> idle = _specialized.Where(e => e.Users == 0).OrderBy(e => e.LastUse).ToList();
+            for (int i = 0; i < idle.Count - IdleSpecializedSessions; i++)
+            {
+                _specialized.Remove(idle[i]);
+                idle[i].Session.Dispose();
+                CountSession(-1);
+            }
+        }
+    }
+
+    /// <summary>Values for the graph's named symbolic dimensions at this shape, or null when there are none or the names
+    /// contradict each other (one name on two axes of different sizes).</summary>
+    private List<KeyValuePair<string, long>>? DimensionOverrides(UNetShape shape, int shareBatch)
+    {
+        var values = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        bool consistent =
+            Add(SamplePort, 0, shareBatch) && Add(SamplePort, 1, shape.Channels) && Add(SamplePort, 2, shape.Height) && Add(SamplePort, 3, shape.Width) &&
+            Add(HiddenStatesPort, 0, shareBatch) && Add(HiddenStatesPort, 1, shape.SequenceLength) && Add(HiddenStatesPort, 2, shape.HiddenSize) &&
+            Add(OutputPort, 0, shareBatch) && Add(OutputPort, 1, shape.Channels) && Add(OutputPort, 2, shape.Height) && Add(OutputPort, 3, shape.Width) &&
+            (TimestepPort.Rank == 0 || Add(TimestepPort, 0, shareBatch));
+        return consistent && values.Count > 0 ? values.ToList() : null;
+
+        bool Add(TensorPort port, int axis, long value)
+        {
+            if (port.SymbolicName(axis) is not { } name)
+            {
+                return true;
+            }
+            if (values.TryGetValue(name, out long known))
+            {
+                return known == value;
+            }
+            values[name] = value;
+            return true;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            lock (_specializedLock)
+            {
+                foreach (SpecializedSession entry in _specialized)
+                {
+                    entry.Session.Dispose();
+                    CountSession(-1);
+                }
+                _specialized.Clear();
+            }
+        }
+        base.Dispose(disposing);
+    }
+
+    private sealed class SpecializedSession(string key, InferenceSession session)
+    {
+        public string Key { get; } = key;
+
+        public InferenceSession Session { get; } = session;
+
+        public int Users { get; set; }
+
+        public long LastUse { get; set; }
     }
 }
 
 /// <summary>
-/// One UNet shape's preallocated, pinned buffers and I/O bindings. A batch can be evaluated as one call, or one batch
-/// item at a time through bindings over slices of the same buffers (no copies): each item's result is the same, and
-/// only one item's attention matrices are alive at once.
+/// One UNet shape's preallocated, pinned buffers and I/O bindings. A batch is evaluated as one call, or split into
+/// shares (contiguous runs of batch items) through bindings over slices of the same buffers (no copies): each item's
+/// result is the same either way. Shares run one after another (only one share's attention matrices alive at once) or
+/// side by side on the CPU cores (a single-threaded session leaves the other cores idle otherwise).
 /// </summary>
 internal sealed class OnnxUNetRunner : IUNetRunner
 {
     private static int s_live;
     private readonly OnnxUNet _unet;
     private readonly OrtTensorBuffer _sample;
-    private readonly OrtTensorBuffer _timestep;
+    private readonly OrtTensorBuffer[] _timesteps;
     private readonly OrtTensorBuffer _hidden;
     private readonly OrtTensorBuffer _output;
     private readonly float[]? _sampleStaging;
     private readonly float[]? _hiddenStaging;
     private readonly float[]? _outputStaging;
     private readonly OrtIoBinding[] _bindings;
+    private readonly InferenceSession[] _sessions;
+    private readonly ConcurrentCalls? _concurrent;
     private readonly List<IDisposable> _owned = [];
     private readonly RunOptions _runOptions;
     private readonly RunOptions _releasingRunOptions;
     private CancellationToken _registeredToken;
     private CancellationTokenRegistration _registration;
+    private bool _releaseLast;
     private bool _disposed;
 
-    public OnnxUNetRunner(OnnxUNet unet, UNetShape shape, bool sequentialBatch)
+    /// <summary>Allocates the buffers and binds <paramref name="calls"/> shares of the batch.</summary>
+    /// <param name="unet">The UNet.</param>
+    /// <param name="shape">The batch shape.</param>
+    /// <param name="calls">Into how many shares the batch is split (1 = one call; at most the batch size).</param>
+    /// <param name="concurrent">Whether the shares run side by side rather than one after another.</param>
+    public OnnxUNetRunner(OnnxUNet unet, UNetShape shape, int calls, bool concurrent)
     {
         _unet = unet;
         Shape = shape;
         try
         {
+            calls = Math.Clamp(calls, 1, shape.BatchSize);
             _sample = Track(OrtTensorBuffer.Create(unet.SamplePort.ElementType, shape.BatchSize, shape.Channels, shape.Height, shape.Width));
-            int calls = sequentialBatch && shape.BatchSize > 1 && unet.TimestepPort.Fixed(0) is null or 1 ? shape.BatchSize : 1;
-            int perCall = shape.BatchSize / calls;
-            long[] timestepShape = unet.TimestepPort.Rank == 0 ? [] : [unet.TimestepPort.Fixed(0) ?? perCall];
-            _timestep = Track(OrtTensorBuffer.Create(unet.TimestepPort.ElementType, timestepShape));
             _hidden = Track(OrtTensorBuffer.Create(unet.HiddenStatesPort.ElementType, shape.BatchSize, shape.SequenceLength, shape.HiddenSize));
             _output = Track(OrtTensorBuffer.Create(unet.OutputPort.ElementType, shape.BatchSize, shape.Channels, shape.Height, shape.Width));
             _sampleStaging = _sample.IsFloat ? null : new float[_sample.Length];
@@ -158,13 +308,27 @@ internal sealed class OnnxUNetRunner : IUNetRunner
             // The last evaluation of a loop hands the arena's memory back (the VAE runs next); steps in between keep it.
             _releasingRunOptions = Track(unet.CreateReleasingRunOptions());
             _bindings = new OrtIoBinding[calls];
+            _sessions = new InferenceSession[calls];
+            _timesteps = new OrtTensorBuffer[calls];
             for (int c = 0; c < calls; c++)
             {
-                OrtIoBinding binding = _bindings[c] = Track(unet.Session.CreateIoBinding());
-                binding.BindInput(unet.SamplePort.Name, calls == 1 ? _sample.Value : Track(_sample.Slice(c * perCall, perCall)));
-                binding.BindInput(unet.TimestepPort.Name, _timestep.Value);
-                binding.BindInput(unet.HiddenStatesPort.Name, calls == 1 ? _hidden.Value : Track(_hidden.Slice(c * perCall, perCall)));
-                binding.BindOutput(unet.OutputPort.Name, calls == 1 ? _output.Value : Track(_output.Slice(c * perCall, perCall)));
+                int first = c * shape.BatchSize / calls;
+                int count = (c + 1) * shape.BatchSize / calls - first;
+                // A scalar or fixed-size timestep is shared; a per-item one gets a buffer of the share's size.
+                _timesteps[c] = c > 0 && (unet.TimestepPort.Rank == 0 || unet.TimestepPort.Fixed(0) is not null)
+                    ? _timesteps[0]
+                    : Track(OrtTensorBuffer.Create(unet.TimestepPort.ElementType, unet.TimestepPort.Rank == 0 ? [] : [unet.TimestepPort.Fixed(0) ?? count]));
+                InferenceSession session = _sessions[c] = unet.AcquireSession(shape, count);
+                _owned.Add(new SessionLease(unet, session));
+                OrtIoBinding binding = _bindings[c] = Track(session.CreateIoBinding());
+                binding.BindInput(unet.SamplePort.Name, calls == 1 ? _sample.Value : Track(_sample.Slice(first, count)));
+                binding.BindInput(unet.TimestepPort.Name, _timesteps[c].Value);
+                binding.BindInput(unet.HiddenStatesPort.Name, calls == 1 ? _hidden.Value : Track(_hidden.Slice(first, count)));
+                binding.BindOutput(unet.OutputPort.Name, calls == 1 ? _output.Value : Track(_output.Slice(first, count)));
+            }
+            if (concurrent && calls > 1)
+            {
+                _concurrent = Track(new ConcurrentCalls(calls, RunShare, "spright unet share"));
             }
             Interlocked.Increment(ref s_live);
         }
@@ -186,8 +350,11 @@ internal sealed class OnnxUNetRunner : IUNetRunner
 
     public UNetShape Shape { get; }
 
-    /// <summary>How many ONNX Runtime calls one evaluation makes (1, or the batch size when evaluated item by item).</summary>
+    /// <summary>How many ONNX Runtime calls one evaluation makes (1, or one per share of the batch).</summary>
     public int CallsPerEvaluation => _bindings.Length;
+
+    /// <summary>Whether the calls of one evaluation run side by side.</summary>
+    public bool RunsCallsConcurrently => _concurrent is not null;
 
     public Span<float> Sample => _sampleStaging ?? _sample.FloatSpan;
 
@@ -217,7 +384,14 @@ internal sealed class OnnxUNetRunner : IUNetRunner
                 : default;
         }
 
-        _timestep.Fill(timestep);
+        _timesteps[0].Fill(timestep);
+        for (int c = 1; c < _timesteps.Length; c++)
+        {
+            if (!ReferenceEquals(_timesteps[c], _timesteps[0]))
+            {
+                _timesteps[c].Fill(timestep);
+            }
+        }
         if (_sampleStaging is not null)
         {
             _sample.Write(_sampleStaging);
@@ -229,10 +403,17 @@ internal sealed class OnnxUNetRunner : IUNetRunner
 
         try
         {
-            for (int c = 0; c < _bindings.Length; c++)
+            _releaseLast = releaseMemory;
+            if (_concurrent is not null)
             {
-                bool release = releaseMemory && c == _bindings.Length - 1;
-                _unet.Session.RunWithBinding(release ? _releasingRunOptions : _runOptions, _bindings[c]);
+                _concurrent.Invoke(lastOfSeries: releaseMemory);
+            }
+            else
+            {
+                for (int c = 0; c < _bindings.Length; c++)
+                {
+                    RunShare(c);
+                }
             }
         }
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
@@ -248,6 +429,13 @@ internal sealed class OnnxUNetRunner : IUNetRunner
         }
     }
 
+    /// <summary>Evaluates share <paramref name="c"/> of the batch; the last share of a releasing run hands the arena back.</summary>
+    private void RunShare(int c)
+    {
+        bool release = _releaseLast && c == _bindings.Length - 1;
+        _sessions[c].RunWithBinding(release ? _releasingRunOptions : _runOptions, _bindings[c]);
+    }
+
     public void Dispose()
     {
         if (_disposed)
@@ -260,9 +448,15 @@ internal sealed class OnnxUNetRunner : IUNetRunner
         DisposeOwned();
     }
 
+    /// <summary>Hands a session back to the UNet when the runner is disposed (after the bindings made from it).</summary>
+    private sealed class SessionLease(OnnxUNet unet, InferenceSession session) : IDisposable
+    {
+        public void Dispose() => unet.ReleaseSession(session);
+    }
+
     private void DisposeOwned()
     {
-        // Bindings and run options first, then the values they reference.
+        // Threads, bindings and run options first, then the values they reference.
         for (int i = _owned.Count - 1; i >= 0; i--)
         {
             _owned[i].Dispose();
