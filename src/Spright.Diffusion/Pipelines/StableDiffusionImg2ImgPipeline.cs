@@ -131,6 +131,7 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         sized.Height = imageShape[2];
         sized.Width = imageShape[3];
         CallPlan plan = PlanCall(sized);
+        PrimeRunners(plan);
         (TorchGenerator generator, ulong? seed) = CreateGenerator(options);
         int images = plan.Batch * plan.ImagesPerPrompt;
 

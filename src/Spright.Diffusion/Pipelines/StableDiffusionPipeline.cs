@@ -55,6 +55,7 @@ public sealed class StableDiffusionPipeline : StableDiffusionPipelineBase
     {
         using CallLease lease = EnterCall();
         CallPlan plan = PlanCall(options);
+        PrimeRunners(plan);
         if (options.Image is not null)
         {
             throw new ArgumentException("Image is an image-to-image input; text-to-image does not take one (use StableDiffusionImg2ImgPipeline, e.g. StableDiffusionImg2ImgPipeline.FromPipe(this)).", nameof(options.Image));

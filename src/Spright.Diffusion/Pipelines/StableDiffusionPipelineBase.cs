@@ -641,6 +641,23 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         return new DenoiseBuffers(Unet.CreateRunner(shape), images);
     }
 
+    /// <summary>Readies the pooled UNet runners this call will use (their side-by-side threads start spinning while
+    /// the prompt is encoded), so the first step does not pay for waking them.</summary>
+    private protected void PrimeRunners(CallPlan plan)
+    {
+        int images = plan.Batch * plan.ImagesPerPrompt;
+        int batch = plan.Guided ? 2 * images : images;
+        foreach (KeyValuePair<(UNetShape Shape, int Images), ConcurrentBag<DenoiseBuffers>> pool in _runners)
+        {
+            UNetShape s = pool.Key.Shape;
+            if (s.BatchSize == batch && s.Height * VaeScaleFactor == plan.Height && s.Width * VaeScaleFactor == plan.Width &&
+                pool.Value.TryPeek(out DenoiseBuffers? buffers) && buffers.Runner is Models.Onnx.OnnxUNetRunner runner)
+            {
+                runner.Prime();
+            }
+        }
+    }
+
     private void ReturnBuffers(DenoiseBuffers buffers)
     {
         // Low-memory mode keeps nothing: disposing the runner releases the UNet before the VAE decoder loads.

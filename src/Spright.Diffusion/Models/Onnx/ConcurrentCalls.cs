@@ -94,6 +94,28 @@ internal sealed class ConcurrentCalls : IDisposable
         }
     }
 
+    /// <summary>Wakes parked threads so that they spin for a while: a round that starts soon (the first step of the next
+    /// call) then does not pay for waking them. Has no effect on a round in progress.</summary>
+    public void Prime()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _parkAfterRound = false;
+        try
+        {
+            for (int i = 1; i < Count; i++)
+            {
+                _wake[i].Set();
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: nothing to get ready.
+        }
+    }
+
     private void AwaitCompletion(int index, int round)
     {
         long deadline = Stopwatch.GetTimestamp() + SpinForCompletionTicks;
@@ -122,9 +144,11 @@ internal sealed class ConcurrentCalls : IDisposable
                     Thread.SpinWait(20);
                     continue;
                 }
-                // A set left over from an earlier round only costs one more pass through this loop.
+                // A set left over from an earlier round only costs one more pass through this loop; a prime (or that
+                // leftover) starts a new spin unless the last round ended a series.
                 _wake[index].Wait();
                 _wake[index].Reset();
+                deadline = _parkAfterRound ? 0 : Stopwatch.GetTimestamp() + SpinForNextRoundTicks;
             }
             if (_stopping)
             {

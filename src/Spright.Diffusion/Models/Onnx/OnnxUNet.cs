@@ -429,6 +429,16 @@ internal sealed class OnnxUNetRunner : IUNetRunner
         }
     }
 
+    /// <summary>Tells the runner that an evaluation follows soon (a new call of its shape started): threads that run
+    /// shares side by side get ready, instead of being woken by the first step.</summary>
+    internal void Prime()
+    {
+        if (!_disposed)
+        {
+            _concurrent?.Prime();
+        }
+    }
+
     /// <summary>Evaluates share <paramref name="c"/> of the batch; the last share of a releasing run hands the arena back.</summary>
     private void RunShare(int c)
     {
