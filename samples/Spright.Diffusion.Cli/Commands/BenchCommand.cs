@@ -19,7 +19,7 @@ internal static class BenchCommand
         "--seed", "--provider", "--device-id", "--threads", "--cache-dir", "--scheduler", "--split-from-pixels", "--opt-level",
     ];
 
-    private static readonly HashSet<string> Flags = ["--low-memory", "--check-cpu-parity", "--verbose", "--ftfy", "--no-arena", "--memory-pattern", "--no-memory-pattern"];
+    private static readonly HashSet<string> Flags = ["--low-memory", "--check-cpu-parity", "--verbose", "--ftfy", "--no-arena", "--memory-pattern", "--no-memory-pattern", "--no-concurrent-batch"];
 
     public static int Run(string[] argv, CancellationToken cancellationToken)
     {
@@ -53,6 +53,7 @@ internal static class BenchCommand
             EnableCpuMemArena = !args.Flag("--no-arena"),
             EnableMemoryPattern = args.Flag("--memory-pattern") ? true : args.Flag("--no-memory-pattern") ? false : null,
             SplitUNetBatchFromLatentPixels = args.Int("--split-from-pixels", 0, int.MaxValue) ?? new OnnxSessionSettings().SplitUNetBatchFromLatentPixels,
+            EvaluateBatchItemsConcurrently = !args.Flag("--no-concurrent-batch"),
             GraphOptimizationLevel = (args.String("--opt-level") ?? "all") switch
             {
                 "all" => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -100,7 +101,7 @@ internal static class BenchCommand
                 $"model {Path.GetFullPath(model)} | {width}x{height} | {options.NumInferenceSteps} steps | guidance {options.GuidanceScale} | " +
                 $"{pipe.Scheduler.ClassName} | provider {loadOptions.ExecutionProvider} | intra-op threads {(loadOptions.IntraOpNumThreads == 0 ? "auto" : loadOptions.IntraOpNumThreads)} | " +
                 $"{(loadOptions.LowMemory ? "low-memory" : "all loaded")} | arena {(loadOptions.EnableCpuMemArena ? "on" : "off")} | memory pattern {(loadOptions.EnableMemoryPattern is bool p ? (p ? "on" : "off") : "auto")} | " +
-                $"split batch from {loadOptions.SplitUNetBatchFromLatentPixels} latent px | opt {loadOptions.GraphOptimizationLevel} | {runs} runs after {warmup} warm-up" +
+                $"split batch from {loadOptions.SplitUNetBatchFromLatentPixels} latent px | concurrent batch {(loadOptions.EvaluateBatchItemsConcurrently ? "auto" : "off")} | opt {loadOptions.GraphOptimizationLevel} | {runs} runs after {warmup} warm-up" +
                 $"{(settleCalls > 0 ? $" + {settleCalls} until the JIT settled" : "")}"));
             Console.WriteLine(string.Create(ci, $"load_s={loadSeconds:F3}"));
             Console.WriteLine();

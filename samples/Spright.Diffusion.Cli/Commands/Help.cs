@@ -49,6 +49,7 @@ internal static class Help
           --no-arena                  ONNX Runtime CPU arena off (default on)
           --memory-pattern / --no-memory-pattern   force the memory pattern (default: on for small graphs only)
           --split-from-pixels N       evaluate UNet batch items one at a time from N latent pixels (default 9216; 0 = never)
+          --no-concurrent-batch       no side-by-side batch shares on single-threaded UNet sessions (EvaluateBatchItemsConcurrently)
           The last line is median_s=<seconds of one generate call>; peak_rss_mb is the process's peak memory.
         """;
 }

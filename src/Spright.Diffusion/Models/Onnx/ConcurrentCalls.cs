@@ -119,11 +119,14 @@ internal sealed class ConcurrentCalls : IDisposable
     private void AwaitCompletion(int index, int round)
     {
         long deadline = Stopwatch.GetTimestamp() + SpinForCompletionTicks;
+        var spinner = new SpinWait();
         while (Volatile.Read(ref _completedRound[index]) != round)
         {
             if (Stopwatch.GetTimestamp() < deadline)
             {
-                Thread.SpinWait(20);
+                // Busy at first, then yielding now and then: when more threads want to run than there are cores
+                // (several pipelines at once), the thread this one waits for gets the core.
+                spinner.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
             _finished[index].Wait();
@@ -137,11 +140,12 @@ internal sealed class ConcurrentCalls : IDisposable
         while (true)
         {
             long deadline = _parkAfterRound ? 0 : Stopwatch.GetTimestamp() + SpinForNextRoundTicks;
+            var spinner = new SpinWait();
             while (Volatile.Read(ref _round) == seen && !_stopping)
             {
                 if (Stopwatch.GetTimestamp() < deadline)
                 {
-                    Thread.SpinWait(20);
+                    spinner.SpinOnce(sleep1Threshold: -1);
                     continue;
                 }
                 // A set left over from an earlier round only costs one more pass through this loop; a prime (or that
