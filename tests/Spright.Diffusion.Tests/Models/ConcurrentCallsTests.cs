@@ -74,6 +74,23 @@ public sealed class ConcurrentCallsTests
     }
 
     [Fact]
+    public void PrimingParkedOrSpinningOrDisposedThreadsIsHarmless()
+    {
+        int runs = 0;
+        var calls = new ConcurrentCalls(2, _ => Interlocked.Increment(ref runs), "test");
+        calls.Invoke(lastOfSeries: true); // the worker parks
+        calls.Prime();                     // ...spins again for a while
+        calls.Prime();
+        calls.Invoke(lastOfSeries: false);
+        Thread.Sleep(20);                  // past the spin: parked again
+        calls.Prime();
+        calls.Invoke(lastOfSeries: true);
+        Assert.Equal(6, runs);
+        calls.Dispose();
+        calls.Prime();
+    }
+
+    [Fact]
     public void FewerThanTwoIndicesAreRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new ConcurrentCalls(1, _ => { }, "test"));
 }
