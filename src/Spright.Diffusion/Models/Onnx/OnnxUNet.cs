@@ -83,6 +83,7 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
 
     private readonly Lock _specializedLock = new();
     private readonly List<SpecializedSession> _specialized = [];
+    private readonly HashSet<string> _unspecializable = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
     public int? SampleSize { get; }
@@ -152,10 +153,25 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
         string key = string.Join(",", overrides.Select(kv => $"{kv.Key}={kv.Value}"));
         lock (_specializedLock)
         {
+            if (_unspecializable.Contains(key))
+            {
+                return Session;
+            }
             SpecializedSession? entry = _specialized.Find(e => e.Key == key);
             if (entry is null)
             {
-                InferenceSession session = OnnxSessionFactory.Create(ModelPath, ComponentName, Settings, out _, Logger, overrides);
+                InferenceSession session;
+                try
+                {
+                    session = OnnxSessionFactory.Create(ModelPath, ComponentName, Settings, out _, Logger, overrides);
+                }
+                catch (ModelLoadException ex)
+                {
+                    // A graph whose fixed-shape optimisation fails still runs through the general session.
+                    Logger.LogWarning("{Path}: no session specialised for {Shape} ({Message}); using the general one.", ModelPath, key, ex.Message);
+                    _unspecializable.Add(key);
+                    return Session;
+                }
                 CountSession(1);
                 entry = new SpecializedSession(key, session);
                 _specialized.Add(entry);
