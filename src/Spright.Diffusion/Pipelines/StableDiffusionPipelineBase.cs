@@ -139,29 +139,48 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         ArgumentOutOfRangeException.ThrowIfLessThan(numImagesPerPrompt, 1);
         bool needsEncoder = promptEmbeds is null || (doClassifierFreeGuidance && negativePromptEmbeds is null);
         using IDisposable? hold = needsEncoder ? (TextEncoder as IOnDemandComponent)?.Acquire(observer) : null;
-        Tensor<float> positive = promptEmbeds ?? EncodeTexts(prompts ?? throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings."), observer, cancellationToken);
+        Tensor<float> positive;
+        Tensor<float>? negative = null;
+        if (promptEmbeds is null && doClassifierFreeGuidance && negativePromptEmbeds is null)
+        {
+            // Negative prompts and prompts go through the text encoder as one batch: its rows are independent, so the
+            // numbers are those of two calls (tested), for the price of one.
+            if (prompts is null)
+            {
+                throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings.");
+            }
+            IReadOnlyList<string> uncond = NegativeTexts(negativePrompts, prompts.Count);
+            Tensor<float> both = EncodeTexts(prompts, observer, cancellationToken, negativesFirst: uncond);
+            int[] bothShape = both.Shape();
+            int half = uncond.Count * bothShape[1] * bothShape[2];
+            negative = TensorShapes.Wrap(both.AsSpan()[..half].ToArray(), uncond.Count, bothShape[1], bothShape[2]);
+            positive = TensorShapes.Wrap(both.AsSpan()[half..].ToArray(), prompts.Count, bothShape[1], bothShape[2]);
+        }
+        else
+        {
+            positive = promptEmbeds ?? EncodeTexts(prompts ?? throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings."), observer, cancellationToken);
+        }
         int[] shape = positive.Shape();
         int batch = shape[0], sequence = shape[1], hidden = shape[2];
 
-        Tensor<float>? negative = null;
         if (doClassifierFreeGuidance)
         {
-            if (negativePromptEmbeds is not null)
+            if (negative is not null)
+            {
+                // Encoded together with the prompts above.
+            }
+            else if (negativePromptEmbeds is not null)
             {
                 negative = negativePromptEmbeds;
             }
             else
             {
-                IReadOnlyList<string> uncond = negativePrompts ?? Enumerable.Repeat(string.Empty, batch).ToArray();
-                if (uncond.Count != batch)
-                {
-                    throw new ArgumentException($"{uncond.Count} negative prompts were given for {batch} prompts; give none, or one per prompt.", nameof(negativePrompts));
-                }
+                IReadOnlyList<string> uncond = NegativeTexts(negativePrompts, batch);
                 if (sequence != Tokenizer.ModelMaxLength)
                 {
                     throw new ArgumentException($"The prompt embeddings have {sequence} tokens but the tokenizer pads to {Tokenizer.ModelMaxLength}; pass negative prompt embeddings too.", nameof(negativePromptEmbeds));
                 }
-                negative = EncodeTexts(uncond, observer, cancellationToken, warnOnTruncation: false);
+                negative = EncodeTexts([], observer, cancellationToken, negativesFirst: uncond);
             }
             if (!negative.Lengths.SequenceEqual(positive.Lengths))
             {
@@ -556,13 +575,26 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         }
     }
 
-    private Tensor<float> EncodeTexts(IReadOnlyList<string> texts, IGenerationObserver? observer, CancellationToken cancellationToken, bool warnOnTruncation = true)
+    /// <summary>The negative prompts of a guided call: the given ones (one per prompt) or empty strings.</summary>
+    private static IReadOnlyList<string> NegativeTexts(IReadOnlyList<string>? negativePrompts, int batch)
+    {
+        IReadOnlyList<string> uncond = negativePrompts ?? Enumerable.Repeat(string.Empty, batch).ToArray();
+        if (uncond.Count != batch)
+        {
+            throw new ArgumentException($"{uncond.Count} negative prompts were given for {batch} prompts; give none, or one per prompt.", nameof(negativePrompts));
+        }
+        return uncond;
+    }
+
+    /// <summary>Tokenizes and encodes <paramref name="negativesFirst"/> (rows first) and <paramref name="texts"/> in one
+    /// text-encoder call.</summary>
+    private Tensor<float> EncodeTexts(IReadOnlyList<string> texts, IGenerationObserver? observer, CancellationToken cancellationToken, IReadOnlyList<string>? negativesFirst = null)
     {
         long start = Stopwatch.GetTimestamp();
         int max = Tokenizer.ModelMaxLength;
-        // The batch call logs diffusers' truncation warning; negative prompts are tokenized without it, as in diffusers.
-        int[][] rows = warnOnTruncation ? Tokenizer.EncodeBatchPadded(texts) : texts.Select(Tokenizer.EncodePadded).ToArray();
-        var ids = new int[checked(texts.Count * max)];
+        // The batch call logs diffusers' truncation warning for prompts; negative prompts are tokenized without it, as in diffusers.
+        int[][] rows = [.. (negativesFirst ?? []).Select(Tokenizer.EncodePadded), .. texts.Count > 0 ? Tokenizer.EncodeBatchPadded(texts) : []];
+        var ids = new int[checked(rows.Length * max)];
         for (int i = 0; i < rows.Length; i++)
         {
             if (rows[i].Length != max)
@@ -573,7 +605,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
         }
         long encodeStart = Stopwatch.GetTimestamp();
         observer?.OnStage(GenerationStage.Tokenize, -1, encodeStart - start);
-        Tensor<float> hidden = TextEncoder.Encode(ids, texts.Count, cancellationToken);
+        Tensor<float> hidden = TextEncoder.Encode(ids, rows.Length, cancellationToken);
         observer?.OnStage(GenerationStage.TextEncoder, -1, Stopwatch.GetTimestamp() - encodeStart);
         if (TextEncoder.HiddenSize is int expected && hidden.Lengths[2] != expected)
         {

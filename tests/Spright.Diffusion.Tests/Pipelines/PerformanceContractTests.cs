@@ -74,6 +74,30 @@ public sealed class PerformanceContractTests
     }
 
     [Fact]
+    public void PromptsAndNegativePromptsEncodedInOneCallMatchSeparateCalls()
+    {
+        using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
+        string[] prompts = ["a red cube on top of a blue sphere", "a cat"];
+        string[] negatives = ["blurry", ""];
+        var stages = new CountingObserver();
+        pipe.Generate(new GenerationOptions
+        {
+            Prompt = prompts, NegativePrompt = negatives, NumInferenceSteps = 1, GuidanceScale = 7.5, OutputType = OutputType.Latent, Observer = stages,
+        }).Dispose();
+        Assert.Equal(1, stages.Count(GenerationStage.TextEncoder));
+        Tensor<float> together = pipe.EncodePrompt(prompts, 2, true, negatives);
+        float[] expected =
+        [
+            .. pipe.EncodePrompt([negatives[0]], 2, false).AsSpan().ToArray(),
+            .. pipe.EncodePrompt([negatives[1]], 2, false).AsSpan().ToArray(),
+            .. pipe.EncodePrompt([prompts[0]], 2, false).AsSpan().ToArray(),
+            .. pipe.EncodePrompt([prompts[1]], 2, false).AsSpan().ToArray(),
+        ];
+        Assert.Equal([8, 77, 32], together.Shape());
+        Assert.Equal(expected, together.AsSpan().ToArray());
+    }
+
+    [Fact]
     public void ItemByItemAndConcurrentUNetBatchesGiveTheSameNumbers()
     {
         string path = Path.Combine(TestPaths.TinyModel, "unet", "model.onnx");
@@ -186,8 +210,9 @@ public sealed class PerformanceContractTests
         GenerationOptions options = Options(5, OutputType.Image);
         options.Observer = recorder;
         using StableDiffusionPipelineOutput output = pipe.Generate(options);
-        Assert.Equal(2, recorder.Count(GenerationStage.Tokenize));
-        Assert.Equal(2, recorder.Count(GenerationStage.TextEncoder));
+        // The prompt and the empty negative prompt are tokenized and encoded together: one stage each.
+        Assert.Equal(1, recorder.Count(GenerationStage.Tokenize));
+        Assert.Equal(1, recorder.Count(GenerationStage.TextEncoder));
         Assert.Equal(1, recorder.Count(GenerationStage.Prepare));
         Assert.Equal(5, recorder.Count(GenerationStage.UNet));
         Assert.Equal(5, recorder.Count(GenerationStage.Guidance));
