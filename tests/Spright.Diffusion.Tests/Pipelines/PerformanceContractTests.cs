@@ -316,4 +316,25 @@ public sealed class ShapeSpecialisedSessionTests
         }
         Assert.Equal(before, OnnxComponent.LiveSessions);
     }
+
+    [Fact]
+    public void TheVaeDecoderKeepsOneSpecialisedSessionPerSizeAndReleasesItWithTheDecoder()
+    {
+        string path = Path.Combine(TestPaths.TinyModel, "vae_decoder", "model.onnx");
+        int before = OnnxComponent.LiveSessions;
+        using (var vae = new OnnxVaeDecoder(path))
+        {
+            Assert.True(vae.SpecializesShapes);
+            var latents = Tensor.Create<float>(new float[2 * 4 * 8 * 8], [2, 4, 8, 8]);
+            Tensor<float> first = vae.Decode(latents);
+            Tensor<float> second = vae.Decode(latents);
+            Assert.Equal([2, 3, 64, 64], first.Shape());
+            Assert.Equal(first.AsSpan().ToArray(), second.AsSpan().ToArray());
+            Assert.Equal(1, vae.SpecializedSessionCount);
+            vae.Decode(Tensor.Create<float>(new float[4 * 8 * 16], [1, 4, 8, 16])).Shape();
+            Assert.Equal(2, vae.SpecializedSessionCount);
+            Assert.Equal(before + 3, OnnxComponent.LiveSessions);
+        }
+        Assert.Equal(before, OnnxComponent.LiveSessions);
+    }
 }

@@ -46,9 +46,6 @@ public abstract class OnnxComponent : IDisposable
     /// <summary>How the session runs.</summary>
     internal SessionTraits Traits { get; }
 
-    /// <summary>Counts a session created by a derived component (disposed by it) among <see cref="LiveSessions"/>.</summary>
-    private protected static void CountSession(int delta) => Interlocked.Add(ref s_liveSessions, delta);
-
     /// <summary>Whether the session runs on the CPU with one intra-op thread: independent runs (the items of a batch)
     /// can then go side by side on the other cores.</summary>
     private protected bool SingleThreadedCpu { get; }
@@ -66,6 +63,126 @@ public abstract class OnnxComponent : IDisposable
             options.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
         }
         return options;
+    }
+
+    /// <summary>Whether runs may go through sessions specialised for their shape (small graphs on the CPU: with every
+    /// dimension known, ONNX Runtime folds the graph's shape computations away, a sizeable share of a small graph's
+    /// time; creating such a session takes a fraction of a second).</summary>
+    internal bool SpecializesShapes => Traits.Provider == ExecutionProvider.Cpu && Traits.SmallGraph;
+
+    /// <summary>Shape-specialised sessions kept without a user.</summary>
+    private const int IdleSpecializedSessions = 4;
+
+    private readonly Lock _specializedLock = new();
+    private readonly List<SpecializedSession> _specialized = [];
+    private readonly HashSet<string> _unspecializable = new(StringComparer.Ordinal);
+
+    /// <summary>Shape-specialised sessions alive (in use or kept idle).</summary>
+    internal int SpecializedSessionCount
+    {
+        get
+        {
+            lock (_specializedLock)
+            {
+                return _specialized.Count;
+            }
+        }
+    }
+
+    /// <summary>The session for runs at one shape: with <see cref="SpecializesShapes"/> and <paramref name="dimensions"/>
+    /// (values for the graph's named symbolic dimensions, see <see cref="NamedDimensions"/>), one with those dimensions
+    /// fixed, shared by every user of the shape; otherwise (or when such a session cannot be created) the general
+    /// session. Hand it back with <see cref="ReleaseSession"/>.</summary>
+    private protected InferenceSession AcquireSession(IReadOnlyList<KeyValuePair<string, long>>? dimensions)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (!SpecializesShapes || dimensions is null)
+        {
+            return Session;
+        }
+        string key = string.Join(",", dimensions.Select(kv => $"{kv.Key}={kv.Value}"));
+        lock (_specializedLock)
+        {
+            if (_unspecializable.Contains(key))
+            {
+                return Session;
+            }
+            SpecializedSession? entry = _specialized.Find(e => e.Key == key);
+            if (entry is null)
+            {
+                InferenceSession session;
+                try
+                {
+                    session = OnnxSessionFactory.Create(ModelPath, ComponentName, Settings, out _, Logger, dimensions);
+                }
+                catch (ModelLoadException ex)
+                {
+                    // A graph whose fixed-shape optimisation fails still runs through the general session.
+                    Logger.LogWarning("{Path}: no session specialised for {Shape} ({Message}); using the general one.", ModelPath, key, ex.Message);
+                    _unspecializable.Add(key);
+                    return Session;
+                }
+                Interlocked.Increment(ref s_liveSessions);
+                entry = new SpecializedSession(key, session);
+                _specialized.Add(entry);
+            }
+            entry.Users++;
+            entry.LastUse = Environment.TickCount64;
+            return entry.Session;
+        }
+    }
+
+    /// <summary>Hands back a session from <see cref="AcquireSession"/>; keeps the most recently used idle ones.</summary>
+    private protected void ReleaseSession(InferenceSession session)
+    {
+        lock (_specializedLock)
+        {
+            SpecializedSession? entry = _specialized.Find(e => ReferenceEquals(e.Session, session));
+            if (entry is null)
+            {
+                return;
+            }
+            entry.Users--;
+            entry.LastUse = Environment.TickCount64;
+            List<SpecializedSession> idle = _specialized.Where(e => e.Users == 0).OrderBy(e => e.LastUse).ToList();
+            for (int i = 0; i < idle.Count - IdleSpecializedSessions; i++)
+            {
+                _specialized.Remove(idle[i]);
+                idle[i].Session.Dispose();
+                Interlocked.Decrement(ref s_liveSessions);
+            }
+        }
+    }
+
+    /// <summary>Values for the named symbolic dimensions of the given (port, axis, size) triples, or null when there are
+    /// none or the names contradict each other (one name on two axes of different sizes).</summary>
+    private protected static List<KeyValuePair<string, long>>? NamedDimensions(params ReadOnlySpan<(TensorPort Port, int Axis, long Size)> dimensions)
+    {
+        var values = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach ((TensorPort port, int axis, long size) in dimensions)
+        {
+            if (port.SymbolicName(axis) is not { } name)
+            {
+                continue;
+            }
+            if (values.TryGetValue(name, out long known) && known != size)
+            {
+                return null;
+            }
+            values[name] = size;
+        }
+        return values.Count > 0 ? values.ToList() : null;
+    }
+
+    private sealed class SpecializedSession(string key, InferenceSession session)
+    {
+        public string Key { get; } = key;
+
+        public InferenceSession Session { get; } = session;
+
+        public int Users { get; set; }
+
+        public long LastUse { get; set; }
     }
 
     /// <summary>Sessions created by components and not yet disposed, process-wide (lets tests prove nothing leaks).</summary>
@@ -179,6 +296,15 @@ public abstract class OnnxComponent : IDisposable
     {
         if (disposing)
         {
+            lock (_specializedLock)
+            {
+                foreach (SpecializedSession entry in _specialized)
+                {
+                    entry.Session.Dispose();
+                    Interlocked.Decrement(ref s_liveSessions);
+                }
+                _specialized.Clear();
+            }
             InferenceSession? session = Interlocked.Exchange(ref _session, null);
             if (session is not null)
             {

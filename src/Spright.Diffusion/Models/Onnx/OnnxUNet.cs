@@ -26,7 +26,6 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
     {
         SplitBatchFromLatentPixels = Settings.SplitUNetBatchFromLatentPixels;
         EvaluatesBatchItemsConcurrently = Settings.EvaluateBatchItemsConcurrently && SingleThreadedCpu;
-        SpecializesShapes = Traits.Provider == ExecutionProvider.Cpu && Traits.SmallGraph;
         try
         {
             var taken = new HashSet<string>(StringComparer.Ordinal);
@@ -72,18 +71,6 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
     /// by side (see <see cref="OnnxSessionSettings.EvaluateBatchItemsConcurrently"/>): the setting is on and the session
     /// runs its operators on one thread.</summary>
     public bool EvaluatesBatchItemsConcurrently { get; }
-
-    /// <summary>Whether runners evaluate through sessions specialised for their shape (small graphs on the CPU: with every
-    /// dimension known, ONNX Runtime folds the graph's shape computations away, which is a sizeable share of a small
-    /// graph's time; creating such a session takes a fraction of a second).</summary>
-    internal bool SpecializesShapes { get; }
-
-    /// <summary>Shape-specialised sessions kept without a runner using them.</summary>
-    private const int IdleSpecializedSessions = 4;
-
-    private readonly Lock _specializedLock = new();
-    private readonly List<SpecializedSession> _specialized = [];
-    private readonly HashSet<string> _unspecializable = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
     public int? SampleSize { get; }
@@ -140,137 +127,17 @@ public sealed class OnnxUNet : OnnxComponent, IUNet
         return new OnnxUNetRunner(this, shape, 1, concurrent: false);
     }
 
-    /// <summary>The session a runner evaluates <paramref name="shareBatch"/> items of <paramref name="shape"/> with: the
-    /// general session, or (see <see cref="SpecializesShapes"/>) one with the graph's named dimensions fixed to this
-    /// shape, shared by the runners of the shape. Hand it back with <see cref="ReleaseSession"/>.</summary>
-    internal InferenceSession AcquireSession(UNetShape shape, int shareBatch)
-    {
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
-        if (!SpecializesShapes || DimensionOverrides(shape, shareBatch) is not { } overrides)
-        {
-            return Session;
-        }
-        string key = string.Join(",", overrides.Select(kv => $"{kv.Key}={kv.Value}"));
-        lock (_specializedLock)
-        {
-            if (_unspecializable.Contains(key))
-            {
-                return Session;
-            }
-            SpecializedSession? entry = _specialized.Find(e => e.Key == key);
-            if (entry is null)
-            {
-                InferenceSession session;
-                try
-                {
-                    session = OnnxSessionFactory.Create(ModelPath, ComponentName, Settings, out _, Logger, overrides);
-                }
-                catch (ModelLoadException ex)
-                {
-                    // A graph whose fixed-shape optimisation fails still runs through the general session.
-                    Logger.LogWarning("{Path}: no session specialised for {Shape} ({Message}); using the general one.", ModelPath, key, ex.Message);
-                    _unspecializable.Add(key);
-                    return Session;
-                }
-                CountSession(1);
-                entry = new SpecializedSession(key, session);
-                _specialized.Add(entry);
-            }
-            entry.Users++;
-            entry.LastUse = Environment.TickCount64;
-            return entry.Session;
-        }
-    }
+    /// <summary>The session a runner evaluates <paramref name="shareBatch"/> items of <paramref name="shape"/> with (see
+    /// <see cref="OnnxComponent.SpecializesShapes"/>); hand it back with <see cref="ReleaseRunnerSession"/>.</summary>
+    internal InferenceSession AcquireSession(UNetShape shape, int shareBatch) =>
+        AcquireSession(NamedDimensions(
+            (SamplePort, 0, shareBatch), (SamplePort, 1, shape.Channels), (SamplePort, 2, shape.Height), (SamplePort, 3, shape.Width),
+            (HiddenStatesPort, 0, shareBatch), (HiddenStatesPort, 1, shape.SequenceLength), (HiddenStatesPort, 2, shape.HiddenSize),
+            (OutputPort, 0, shareBatch), (OutputPort, 1, shape.Channels), (OutputPort, 2, shape.Height), (OutputPort, 3, shape.Width),
+            (TimestepPort, 0, shareBatch)));
 
-    /// <summary>Shape-specialised sessions alive (in use or kept idle).</summary>
-    internal int SpecializedSessionCount
-    {
-        get
-        {
-            lock (_specializedLock)
-            {
-                return _specialized.Count;
-            }
-        }
-    }
-
-    /// <summary>Hands back a session from <see cref="AcquireSession"/>; keeps the most recently used idle ones.</summary>
-    internal void ReleaseSession(InferenceSession session)
-    {
-        lock (_specializedLock)
-        {
-            SpecializedSession? entry = _specialized.Find(e => ReferenceEquals(e.Session, session));
-            if (entry is null)
-            {
-                return;
-            }
-            entry.Users--;
-            entry.LastUse = Environment.TickCount64;
-            List<SpecializedSession> idle = _specialized.Where(e => e.Users == 0).OrderBy(e => e.LastUse).ToList();
-            for (int i = 0; i < idle.Count - IdleSpecializedSessions; i++)
-            {
-                _specialized.Remove(idle[i]);
-                idle[i].Session.Dispose();
-                CountSession(-1);
-            }
-        }
-    }
-
-    /// <summary>Values for the graph's named symbolic dimensions at this shape, or null when there are none or the names
-    /// contradict each other (one name on two axes of different sizes).</summary>
-    private List<KeyValuePair<string, long>>? DimensionOverrides(UNetShape shape, int shareBatch)
-    {
-        var values = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        bool consistent =
-            Add(SamplePort, 0, shareBatch) && Add(SamplePort, 1, shape.Channels) && Add(SamplePort, 2, shape.Height) && Add(SamplePort, 3, shape.Width) &&
-            Add(HiddenStatesPort, 0, shareBatch) && Add(HiddenStatesPort, 1, shape.SequenceLength) && Add(HiddenStatesPort, 2, shape.HiddenSize) &&
-            Add(OutputPort, 0, shareBatch) && Add(OutputPort, 1, shape.Channels) && Add(OutputPort, 2, shape.Height) && Add(OutputPort, 3, shape.Width) &&
-            (TimestepPort.Rank == 0 || Add(TimestepPort, 0, shareBatch));
-        return consistent && values.Count > 0 ? values.ToList() : null;
-
-        bool Add(TensorPort port, int axis, long value)
-        {
-            if (port.SymbolicName(axis) is not { } name)
-            {
-                return true;
-            }
-            if (values.TryGetValue(name, out long known))
-            {
-                return known == value;
-            }
-            values[name] = value;
-            return true;
-        }
-    }
-
-    /// <inheritdoc />
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            lock (_specializedLock)
-            {
-                foreach (SpecializedSession entry in _specialized)
-                {
-                    entry.Session.Dispose();
-                    CountSession(-1);
-                }
-                _specialized.Clear();
-            }
-        }
-        base.Dispose(disposing);
-    }
-
-    private sealed class SpecializedSession(string key, InferenceSession session)
-    {
-        public string Key { get; } = key;
-
-        public InferenceSession Session { get; } = session;
-
-        public int Users { get; set; }
-
-        public long LastUse { get; set; }
-    }
+    /// <summary>Hands back a session from <see cref="AcquireSession(UNetShape, int)"/>.</summary>
+    internal void ReleaseRunnerSession(InferenceSession session) => ReleaseSession(session);
 }
 
 /// <summary>
@@ -477,7 +344,7 @@ internal sealed class OnnxUNetRunner : IUNetRunner
     /// <summary>Hands a session back to the UNet when the runner is disposed (after the bindings made from it).</summary>
     private sealed class SessionLease(OnnxUNet unet, InferenceSession session) : IDisposable
     {
-        public void Dispose() => unet.ReleaseSession(session);
+        public void Dispose() => unet.ReleaseRunnerSession(session);
     }
 
     private void DisposeOwned()
