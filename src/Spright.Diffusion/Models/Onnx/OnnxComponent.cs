@@ -1,8 +1,10 @@
+using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using Float16 = Microsoft.ML.OnnxRuntime.Float16;
 using Spright.Diffusion.Logging;
+using Spright.Diffusion.Tensors;
 
 namespace Spright.Diffusion.Models.Onnx;
 
@@ -267,6 +269,51 @@ public abstract class OnnxComponent : IDisposable
 
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> metadata) =>
         string.Join(", ", metadata.Select(kv => $"{kv.Key} {kv.Value.ElementDataType}[{string.Join(",", kv.Value.Dimensions.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]"));
+
+    /// <summary>Runs a one-input, one-output image graph (the VAE decoder or encoder) over a batch one item at a time,
+    /// which keeps the peak memory of large batches low, through a session specialised for the item's shape where the
+    /// graph is small (see <see cref="SpecializesShapes"/>).</summary>
+    /// <param name="batchInput">[batch, channels, height, width].</param>
+    /// <param name="inputPort">The graph input.</param>
+    /// <param name="outputPort">The graph output.</param>
+    /// <param name="emptyShape">The result's shape for an empty batch.</param>
+    /// <param name="cancellationToken">Stops the run.</param>
+    private protected Tensor<float> RunPerItem(Tensor<float> batchInput, TensorPort inputPort, TensorPort outputPort, int[] emptyShape, CancellationToken cancellationToken)
+    {
+        int[] shape = batchInput.Shape();
+        int batch = shape[0];
+        int perItem = shape[1] * shape[2] * shape[3];
+        ReadOnlySpan<float> all = batchInput.AsSpan();
+        float[]? result = null;
+        int outPerItem = 0;
+        int[] outShape = [];
+        using RunOptions runOptions = CreateRunOptions(releaseMemory: true);
+        using OrtTensorBuffer input = OrtTensorBuffer.Create(inputPort.ElementType, 1, shape[1], shape[2], shape[3]);
+        InferenceSession session = batch == 0 ? Session
+            : AcquireSession(NamedDimensions((inputPort, 0, 1), (inputPort, 1, shape[1]), (inputPort, 2, shape[2]), (inputPort, 3, shape[3])));
+        try
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                input.Write(all.Slice(b * perItem, perItem));
+                using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, cancellationToken,
+                    () => session.Run(runOptions, [inputPort.Name], [input.Value], [outputPort.Name]));
+                long[] s = outputs[0].GetTensorTypeAndShape().Shape;
+                if (result is null)
+                {
+                    outShape = [batch, (int)s[1], (int)s[2], (int)s[3]];
+                    outPerItem = checked((int)(s[1] * s[2] * s[3]));
+                    result = new float[checked(outPerItem * batch)];
+                }
+                OrtTensorBuffer.ReadValue(outputs[0], outputPort.ElementType, result.AsSpan(b * outPerItem, outPerItem));
+            }
+        }
+        finally
+        {
+            ReleaseSession(session);
+        }
+        return TensorShapes.Wrap(result ?? [], batch == 0 ? emptyShape : outShape);
+    }
 
     /// <summary>Runs <paramref name="action"/> translating ONNX Runtime's terminate error into cancellation, and any
     /// other ONNX Runtime failure (a graph that loads but cannot run) into a <see cref="ModelLoadException"/> naming the graph.</summary>

@@ -66,38 +66,6 @@ public sealed class OnnxVaeDecoder : OnnxComponent, IVaeDecoder
         {
             throw new ArgumentException($"Latents must be [batch, channels, height, width]; got rank {shape.Length}.", nameof(latents));
         }
-        int batch = shape[0];
-        int perImage = shape[1] * shape[2] * shape[3];
-        ReadOnlySpan<float> all = latents.AsSpan();
-        float[]? result = null;
-        int outPerImage = 0;
-        int[] outShape = [];
-        using RunOptions runOptions = CreateRunOptions(releaseMemory: true);
-        using OrtTensorBuffer input = OrtTensorBuffer.Create(_input.ElementType, 1, shape[1], shape[2], shape[3]);
-        // Images are decoded one at a time, through a session specialised for that shape where the graph is small.
-        InferenceSession session = batch == 0 ? Session
-            : AcquireSession(NamedDimensions((_input, 0, 1), (_input, 1, shape[1]), (_input, 2, shape[2]), (_input, 3, shape[3])));
-        try
-        {
-            for (int b = 0; b < batch; b++)
-            {
-                input.Write(all.Slice(b * perImage, perImage));
-                using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, cancellationToken,
-                    () => session.Run(runOptions, [_input.Name], [input.Value], [_output.Name]));
-                long[] s = outputs[0].GetTensorTypeAndShape().Shape;
-                if (result is null)
-                {
-                    outShape = [batch, (int)s[1], (int)s[2], (int)s[3]];
-                    outPerImage = checked((int)(s[1] * s[2] * s[3]));
-                    result = new float[checked(outPerImage * batch)];
-                }
-                OrtTensorBuffer.ReadValue(outputs[0], _output.ElementType, result.AsSpan(b * outPerImage, outPerImage));
-            }
-        }
-        finally
-        {
-            ReleaseSession(session);
-        }
-        return TensorShapes.Wrap(result ?? [], batch == 0 ? [0, 3, 0, 0] : outShape);
+        return RunPerItem(latents, _input, _output, [0, 3, 0, 0], cancellationToken);
     }
 }

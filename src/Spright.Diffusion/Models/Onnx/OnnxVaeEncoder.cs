@@ -68,28 +68,6 @@ public sealed class OnnxVaeEncoder : OnnxComponent, IVaeEncoder
         {
             throw new ArgumentException($"Images must be [batch, 3, height, width]; got [{string.Join(", ", shape)}].", nameof(images));
         }
-        int batch = shape[0];
-        int perImage = shape[1] * shape[2] * shape[3];
-        ReadOnlySpan<float> all = images.AsSpan();
-        float[]? result = null;
-        int outPerImage = 0;
-        int[] outShape = [];
-        using RunOptions runOptions = CreateRunOptions(releaseMemory: true);
-        using OrtTensorBuffer input = OrtTensorBuffer.Create(_input.ElementType, 1, 3, shape[2], shape[3]);
-        for (int b = 0; b < batch; b++)
-        {
-            input.Write(all.Slice(b * perImage, perImage));
-            using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, cancellationToken,
-                () => Session.Run(runOptions, [_input.Name], [input.Value], [_output.Name]));
-            long[] s = outputs[0].GetTensorTypeAndShape().Shape;
-            if (result is null)
-            {
-                outShape = [batch, (int)s[1], (int)s[2], (int)s[3]];
-                outPerImage = checked((int)(s[1] * s[2] * s[3]));
-                result = new float[checked(outPerImage * batch)];
-            }
-            OrtTensorBuffer.ReadValue(outputs[0], _output.ElementType, result.AsSpan(b * outPerImage, outPerImage));
-        }
-        return TensorShapes.Wrap(result ?? [], batch == 0 ? [0, 0, 0, 0] : outShape);
+        return RunPerItem(images, _input, _output, [0, 0, 0, 0], cancellationToken);
     }
 }
