@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -5,7 +6,6 @@ using Spright.Diffusion.Imaging;
 using Spright.Diffusion.Pipelines;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Tensors;
-using System.Numerics.Tensors;
 
 namespace Spright.Diffusion.Benchmarks;
 

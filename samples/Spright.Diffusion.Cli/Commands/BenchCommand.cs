@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
-using Spright.Diffusion.Tensors;
 using Spright.Diffusion.Cli.Infrastructure;
 using Spright.Diffusion.Logging;
+using Spright.Diffusion.Tensors;
 
 namespace Spright.Diffusion.Cli.Commands;
 

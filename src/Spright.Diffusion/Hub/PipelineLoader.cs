@@ -145,7 +145,10 @@ internal static class PipelineLoader
             {
                 throw new ModelLoadException(decoderGraph, $"the VAE has {decoder.Info.LatentChannels} latent channels but the UNet ({unetGraph}) takes {unet.InChannels}: the graphs come from different models");
             }
-            logger.LogDebug("Loaded {Model}: scheduler {Scheduler}, UNet sample size {SampleSize}.", modelPath, scheduler.ClassName, unet.SampleSize);
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.LogDebug("Loaded {Model}: scheduler {Scheduler}, UNet sample size {SampleSize}.", modelPath, scheduler.ClassName, unet.SampleSize);
+            }
 
             return new StableDiffusionComponents
             {

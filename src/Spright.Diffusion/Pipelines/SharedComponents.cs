@@ -13,10 +13,7 @@ internal sealed class SharedComponents
 
     public SharedComponents AddReference()
     {
-        if (Interlocked.Increment(ref _references) <= 1)
-        {
-            throw new ObjectDisposedException(nameof(SharedComponents));
-        }
+        ObjectDisposedException.ThrowIf(Interlocked.Increment(ref _references) <= 1, this);
         return this;
     }
 

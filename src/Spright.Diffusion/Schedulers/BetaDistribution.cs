@@ -150,16 +150,32 @@ internal static class BetaDistribution
             int m2 = 2 * m;
             double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
             d = 1 + aa * d;
-            if (Math.Abs(d) < Tiny) d = Tiny;
+            if (Math.Abs(d) < Tiny)
+            {
+                d = Tiny;
+            }
+
             c = 1 + aa / c;
-            if (Math.Abs(c) < Tiny) c = Tiny;
+            if (Math.Abs(c) < Tiny)
+            {
+                c = Tiny;
+            }
+
             d = 1 / d;
             h *= d * c;
             aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
             d = 1 + aa * d;
-            if (Math.Abs(d) < Tiny) d = Tiny;
+            if (Math.Abs(d) < Tiny)
+            {
+                d = Tiny;
+            }
+
             c = 1 + aa / c;
-            if (Math.Abs(c) < Tiny) c = Tiny;
+            if (Math.Abs(c) < Tiny)
+            {
+                c = Tiny;
+            }
+
             d = 1 / d;
             double del = d * c;
             h *= del;

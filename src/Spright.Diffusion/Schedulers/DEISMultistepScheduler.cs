@@ -102,12 +102,6 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     /// <summary>The upper bound of the dynamic threshold.</summary>
     public double SampleMaxValue { get; }
 
-    /// <summary>Always <c>deis</c>.</summary>
-    public string AlgorithmType => "deis";
-
-    /// <summary>Always <c>logrho</c>.</summary>
-    public string SolverType => "logrho";
-
     /// <summary>Whether the last steps of short schedules (&lt; 15 steps) use lower orders.</summary>
     public bool LowerOrderFinal { get; }
 

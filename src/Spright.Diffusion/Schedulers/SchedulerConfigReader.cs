@@ -143,11 +143,7 @@ internal sealed class SchedulerConfigReader
 
     public string String(string key, string defaultValue, params string[] allowed)
     {
-        string? s = NullableString(key, defaultValue, allowed);
-        if (s is null)
-        {
-            throw Invalid(key, null, allowed.Length > 0 ? $"one of {string.Join(", ", allowed.Select(a => '"' + a + '"'))}" : "a string");
-        }
+        string? s = NullableString(key, defaultValue, allowed) ?? throw Invalid(key, null, allowed.Length > 0 ? $"one of {string.Join(", ", allowed.Select(a => '"' + a + '"'))}" : "a string");
         return s;
     }
 
@@ -312,9 +308,21 @@ internal sealed class SchedulerConfigReader
                     break;
                 case JsonValueKind.String:
                     string s = v.GetValue<string>();
-                    if (s is "Infinity" or "inf") return double.PositiveInfinity;
-                    if (s is "-Infinity" or "-inf") return double.NegativeInfinity;
-                    if (s is "NaN" or "nan") return double.NaN;
+                    if (s is "Infinity" or "inf")
+                    {
+                        return double.PositiveInfinity;
+                    }
+
+                    if (s is "-Infinity" or "-inf")
+                    {
+                        return double.NegativeInfinity;
+                    }
+
+                    if (s is "NaN" or "nan")
+                    {
+                        return double.NaN;
+                    }
+
                     break;
             }
         }
@@ -324,7 +332,7 @@ internal sealed class SchedulerConfigReader
     private ArgumentException Invalid(string key, JsonNode? node, string expected) =>
         new($"{_className} option '{key}' is {(node is null ? "null" : node.ToJsonString())}; expected {expected}.", key);
 
-    private static JsonNode NumberNode(double d) =>
+    private static JsonValue NumberNode(double d) =>
         double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(double.IsNaN(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
 
     private static string Format(double d) => double.IsInfinity(d) ? (d > 0 ? "∞" : "-∞") : d.ToString(CultureInfo.InvariantCulture);

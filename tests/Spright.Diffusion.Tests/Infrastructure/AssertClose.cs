@@ -52,7 +52,10 @@ internal static class AssertClose
             if (expected[i] != actual[i] && !(float.IsNaN(expected[i]) && float.IsNaN(actual[i])))
             {
                 mismatches++;
-                if (first < 0) first = i;
+                if (first < 0)
+                {
+                    first = i;
+                }
             }
         }
         if (mismatches > 0)

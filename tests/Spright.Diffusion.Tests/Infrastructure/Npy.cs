@@ -75,25 +75,41 @@ internal static class Npy
             case "<f4":
                 {
                     var values = new float[count];
-                    for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(data.Slice(i * 4));
+                    for (int i = 0; i < count; i++)
+                    {
+                        values[i] = BinaryPrimitives.ReadSingleLittleEndian(data.Slice(i * 4));
+                    }
+
                     return new NpyArray { Shape = shape, Descr = descr, Float32 = values };
                 }
             case "<f8":
                 {
                     var values = new double[count];
-                    for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadDoubleLittleEndian(data.Slice(i * 8));
+                    for (int i = 0; i < count; i++)
+                    {
+                        values[i] = BinaryPrimitives.ReadDoubleLittleEndian(data.Slice(i * 8));
+                    }
+
                     return new NpyArray { Shape = shape, Descr = descr, Float64 = values };
                 }
             case "<i8":
                 {
                     var values = new long[count];
-                    for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadInt64LittleEndian(data.Slice(i * 8));
+                    for (int i = 0; i < count; i++)
+                    {
+                        values[i] = BinaryPrimitives.ReadInt64LittleEndian(data.Slice(i * 8));
+                    }
+
                     return new NpyArray { Shape = shape, Descr = descr, Int64 = values };
                 }
             case "<i4":
                 {
                     var values = new int[count];
-                    for (int i = 0; i < count; i++) values[i] = BinaryPrimitives.ReadInt32LittleEndian(data.Slice(i * 4));
+                    for (int i = 0; i < count; i++)
+                    {
+                        values[i] = BinaryPrimitives.ReadInt32LittleEndian(data.Slice(i * 4));
+                    }
+
                     return new NpyArray { Shape = shape, Descr = descr, Int32 = values };
                 }
             default:

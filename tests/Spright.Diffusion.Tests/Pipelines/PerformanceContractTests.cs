@@ -82,7 +82,12 @@ public sealed class PerformanceContractTests
         var stages = new CountingObserver();
         pipe.Generate(new GenerationOptions
         {
-            Prompt = prompts, NegativePrompt = negatives, NumInferenceSteps = 1, GuidanceScale = 7.5, OutputType = OutputType.Latent, Observer = stages,
+            Prompt = prompts,
+            NegativePrompt = negatives,
+            NumInferenceSteps = 1,
+            GuidanceScale = 7.5,
+            OutputType = OutputType.Latent,
+            Observer = stages,
         }).Dispose();
         Assert.Equal(1, stages.Count(GenerationStage.TextEncoder));
         Tensor<float> together = pipe.EncodePrompt(prompts, 2, true, negatives);

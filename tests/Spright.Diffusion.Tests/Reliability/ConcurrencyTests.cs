@@ -1,5 +1,5 @@
-using Spright.Diffusion.Tensors;
 using Spright.Diffusion.Schedulers;
+using Spright.Diffusion.Tensors;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Reliability;

@@ -84,7 +84,11 @@ public sealed class MemoryTests(ITestOutputHelper output)
             {
                 using StableDiffusionPipelineOutput result = pipe.Generate(new GenerationOptions
                 {
-                    Prompt = ["a cube"], Width = size, Height = 32, NumInferenceSteps = 2, Seed = 1,
+                    Prompt = ["a cube"],
+                    Width = size,
+                    Height = 32,
+                    NumInferenceSteps = 2,
+                    Seed = 1,
                 });
                 Assert.Single(result.Images);
             }

@@ -111,7 +111,12 @@ public sealed class ModelFolderFuzzTests(ITestOutputHelper output)
                 using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(32, 32);
                 using StableDiffusionPipelineOutput result = pipe.Generate(new GenerationOptions
                 {
-                    Prompt = ["a cube"], Image = image, Strength = 1.0, NumInferenceSteps = 2, Seed = 1, OutputType = OutputType.Array,
+                    Prompt = ["a cube"],
+                    Image = image,
+                    Strength = 1.0,
+                    NumInferenceSteps = 2,
+                    Seed = 1,
+                    OutputType = OutputType.Array,
                 });
                 return "generated";
             }

@@ -19,7 +19,11 @@ public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<Tin
         latents[5] = float.NaN;
         var ex = Assert.Throws<NonFiniteOutputException>(() => pipes.Text2Img.Generate(new GenerationOptions
         {
-            Prompt = ["a cube"], Width = 32, Height = 32, NumInferenceSteps = 2, Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4),
+            Prompt = ["a cube"],
+            Width = 32,
+            Height = 32,
+            NumInferenceSteps = 2,
+            Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4),
         }));
         Assert.Equal("latents", ex.Stage);
         Assert.True(ex.Count > 0);
@@ -33,7 +37,12 @@ public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<Tin
         latents.AsSpan().Fill(float.PositiveInfinity);
         var ex = Assert.Throws<NonFiniteOutputException>(() => pipes.Text2Img.Generate(new GenerationOptions
         {
-            Prompt = ["a cube"], Width = 32, Height = 32, NumInferenceSteps = 1, Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4), OutputType = OutputType.Latent,
+            Prompt = ["a cube"],
+            Width = 32,
+            Height = 32,
+            NumInferenceSteps = 1,
+            Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4),
+            OutputType = OutputType.Latent,
         }));
         Assert.Equal("latents", ex.Stage);
     }
@@ -73,7 +82,11 @@ public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<Tin
         latents.AsSpan().Fill(60000f);
         Assert.Throws<NonFiniteOutputException>(() => pipe.Generate(new GenerationOptions
         {
-            Prompt = ["a cube"], Width = 32, Height = 32, NumInferenceSteps = 2, Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4),
+            Prompt = ["a cube"],
+            Width = 32,
+            Height = 32,
+            NumInferenceSteps = 2,
+            Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4),
         }));
     }
 

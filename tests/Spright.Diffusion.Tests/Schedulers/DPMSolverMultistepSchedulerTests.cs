@@ -258,10 +258,18 @@ public sealed class DPMSolverMultistepSchedulerTests
         var output = new float[Length];
         Tensor<float> sample = Tensor(x);
         Tensor<float> mo = Tensor(output);
-        for (int i = 0; i < Length; i++) output[i] = (float)m1[i];
+        for (int i = 0; i < Length; i++)
+        {
+            output[i] = (float)m1[i];
+        }
+
         s.Step(mo, s.Timesteps[0], sample);
         double[] afterFirst = x.Select(v => (double)v).ToArray();
-        for (int i = 0; i < Length; i++) output[i] = (float)m0[i];
+        for (int i = 0; i < Length; i++)
+        {
+            output[i] = (float)m0[i];
+        }
+
         s.Step(mo, s.Timesteps[1], sample);
 
         var v0 = Vp(s.Sigmas[0]);
@@ -291,7 +299,11 @@ public sealed class DPMSolverMultistepSchedulerTests
         for (int step = 0; step < 10; step++)
         {
             double[] m = Pattern(20 + step, 0.5);
-            for (int i = 0; i < Length; i++) output[i] = (float)m[i];
+            for (int i = 0; i < Length; i++)
+            {
+                output[i] = (float)m[i];
+            }
+
             double[] before = x.Select(v => (double)v).ToArray();
             s.Step(Tensor(output), s.Timesteps[step], Tensor(x));
             if (step == 9)

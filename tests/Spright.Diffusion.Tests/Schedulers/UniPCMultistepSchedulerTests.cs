@@ -188,19 +188,38 @@ public sealed class UniPCMultistepSchedulerTests
         for (int k = 0; k < n; k++)
         {
             int p = k;
-            for (int i = k + 1; i < n; i++) if (Math.Abs(a[i, k]) > Math.Abs(a[p, k])) p = i;
-            for (int j = 0; j < n; j++) (a[k, j], a[p, j]) = (a[p, j], a[k, j]);
+            for (int i = k + 1; i < n; i++)
+            {
+                if (Math.Abs(a[i, k]) > Math.Abs(a[p, k]))
+                {
+                    p = i;
+                }
+            }
+
+            for (int j = 0; j < n; j++)
+            {
+                (a[k, j], a[p, j]) = (a[p, j], a[k, j]);
+            }
+
             (b[k], b[p]) = (b[p], b[k]);
             for (int i = k + 1; i < n; i++)
             {
                 double f = a[i, k] / a[k, k];
-                for (int j = k; j < n; j++) a[i, j] -= f * a[k, j];
+                for (int j = k; j < n; j++)
+                {
+                    a[i, j] -= f * a[k, j];
+                }
+
                 b[i] -= f * b[k];
             }
         }
         for (int k = n - 1; k >= 0; k--)
         {
-            for (int j = k + 1; j < n; j++) b[k] -= a[k, j] * b[j];
+            for (int j = k + 1; j < n; j++)
+            {
+                b[k] -= a[k, j] * b[j];
+            }
+
             b[k] /= a[k, k];
         }
         return b;

@@ -1,10 +1,10 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
-using Float16 = Microsoft.ML.OnnxRuntime.Float16;
 using Spright.Diffusion.Logging;
 using Spright.Diffusion.Tensors;
+using Float16 = Microsoft.ML.OnnxRuntime.Float16;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Spright.Diffusion.Models.Onnx;
 
@@ -296,8 +296,7 @@ public abstract class OnnxComponent : IDisposable
             for (int b = 0; b < batch; b++)
             {
                 input.Write(all.Slice(b * perItem, perItem));
-                using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, cancellationToken,
-                    () => session.Run(runOptions, [inputPort.Name], [input.Value], [outputPort.Name]));
+                using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, () => session.Run(runOptions, [inputPort.Name], [input.Value], [outputPort.Name]), cancellationToken);
                 long[] s = outputs[0].GetTensorTypeAndShape().Shape;
                 if (result is null)
                 {
@@ -317,7 +316,7 @@ public abstract class OnnxComponent : IDisposable
 
     /// <summary>Runs <paramref name="action"/> translating ONNX Runtime's terminate error into cancellation, and any
     /// other ONNX Runtime failure (a graph that loads but cannot run) into a <see cref="ModelLoadException"/> naming the graph.</summary>
-    private protected T RunCancellable<T>(RunOptions runOptions, CancellationToken cancellationToken, Func<T> action)
+    private protected T RunCancellable<T>(RunOptions runOptions, Func<T> action, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         using CancellationTokenRegistration registration = cancellationToken.CanBeCanceled

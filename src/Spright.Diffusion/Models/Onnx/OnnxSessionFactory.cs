@@ -131,7 +131,10 @@ internal static partial class OnnxSessionFactory
                     logger.LogWarning("Auto execution provider: using the CPU although the CUDA provider of Microsoft.ML.OnnxRuntime.Gpu is deployed ({Library}): " +
                         "the app references both Microsoft.ML.OnnxRuntime and Microsoft.ML.OnnxRuntime.Gpu and the CPU library won; remove Microsoft.ML.OnnxRuntime.", cudaLibrary);
                 }
-                logger.LogInformation("Auto execution provider: no GPU provider in the loaded ONNX Runtime ({Providers}); using the CPU.", string.Join(", ", available));
+                if (logger.IsEnabled(LogLevel.Information))
+                {
+                    logger.LogInformation("Auto execution provider: no GPU provider in the loaded ONNX Runtime ({Providers}); using the CPU.", string.Join(", ", available));
+                }
                 return ExecutionProvider.Cpu;
             default:
                 throw new ArgumentOutOfRangeException(nameof(requested), requested, "Unknown execution provider; use Cpu, Cuda, DirectML or Auto.");
@@ -349,7 +352,10 @@ internal static partial class OnnxSessionFactory
         catch (IOException ex)
         {
             // Another process published the same key first, or the disk is full: the cache is optional.
-            logger.LogDebug(ex, "Optimized graph cache not written to {Target}.", target);
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                logger.LogDebug(ex, "Optimized graph cache not written to {Target}.", target);
+            }
             TryDeleteDirectory(tempFolder);
         }
     }

@@ -1,10 +1,10 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
-using Float16 = Microsoft.ML.OnnxRuntime.Float16;
 using Spright.Diffusion.Hub;
 using Spright.Diffusion.Tensors;
+using Float16 = Microsoft.ML.OnnxRuntime.Float16;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Spright.Diffusion.Models.Onnx;
 
@@ -101,8 +101,7 @@ public sealed class OnnxTextEncoder : OnnxComponent, ITextEncoder
         }
 
         using RunOptions runOptions = CreateRunOptions(releaseMemory: true);
-        using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, cancellationToken,
-            () => Session.Run(runOptions, names, values, [_hiddenStates.Name]));
+        using IDisposableReadOnlyCollection<OrtValue> outputs = RunCancellable(runOptions, () => Session.Run(runOptions, names, values, [_hiddenStates.Name]), cancellationToken);
         OrtValue output = outputs[0];
         long[] shape = output.GetTensorTypeAndShape().Shape;
         if (shape.Length != 3 || shape[0] != batchSize || shape[1] != sequence)

@@ -1,9 +1,9 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
-using Float16 = Microsoft.ML.OnnxRuntime.Float16;
 using Spright.Diffusion.Tensors;
+using Float16 = Microsoft.ML.OnnxRuntime.Float16;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Spright.Diffusion.Models.Onnx;
 

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using Float16 = Microsoft.ML.OnnxRuntime.Float16;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Spright.Diffusion.Models.Onnx;
 

@@ -42,13 +42,28 @@ internal static class FtfyFixes
 
     private static readonly Dictionary<char, string> s_ligatures = new()
     {
-        ['\u0132'] = "IJ", ['\u0133'] = "ij", ['\u0149'] = "\u02BCn",
-        ['\u01F1'] = "DZ", ['\u01F2'] = "Dz", ['\u01F3'] = "dz",
-        ['\u01C4'] = "D\u017D", ['\u01C5'] = "D\u017E", ['\u01C6'] = "d\u017E",
-        ['\u01C7'] = "LJ", ['\u01C8'] = "Lj", ['\u01C9'] = "lj",
-        ['\u01CA'] = "NJ", ['\u01CB'] = "Nj", ['\u01CC'] = "nj",
-        ['\uFB00'] = "ff", ['\uFB01'] = "fi", ['\uFB02'] = "fl", ['\uFB03'] = "ffi", ['\uFB04'] = "ffl",
-        ['\uFB05'] = "\u017Ft", ['\uFB06'] = "st",
+        ['\u0132'] = "IJ",
+        ['\u0133'] = "ij",
+        ['\u0149'] = "\u02BCn",
+        ['\u01F1'] = "DZ",
+        ['\u01F2'] = "Dz",
+        ['\u01F3'] = "dz",
+        ['\u01C4'] = "D\u017D",
+        ['\u01C5'] = "D\u017E",
+        ['\u01C6'] = "d\u017E",
+        ['\u01C7'] = "LJ",
+        ['\u01C8'] = "Lj",
+        ['\u01C9'] = "lj",
+        ['\u01CA'] = "NJ",
+        ['\u01CB'] = "Nj",
+        ['\u01CC'] = "nj",
+        ['\uFB00'] = "ff",
+        ['\uFB01'] = "fi",
+        ['\uFB02'] = "fl",
+        ['\uFB03'] = "ffi",
+        ['\uFB04'] = "ffl",
+        ['\uFB05'] = "\u017Ft",
+        ['\uFB06'] = "st",
     };
 
     /// <summary><c>unescape_html</c>.</summary>
