@@ -1,7 +1,9 @@
 using BenchmarkDotNet.Attributes;
 using Microsoft.ML.OnnxRuntime;
-using Spright.Diffusion.Models;
-using Spright.Diffusion.Models.Onnx;
+using Spright.Diffusion.Components;
+using Spright.Diffusion.OnnxRuntime;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.OnnxRuntime.Sessions;
 using Spright.Diffusion.Random;
 
 namespace Spright.Diffusion.Benchmarks;
@@ -19,7 +21,7 @@ namespace Spright.Diffusion.Benchmarks;
 public class FullSizeUNetBenchmarks
 {
     private OnnxUNet? _unet;
-    private IUNetRunner? _runner;
+    private OnnxUNetRunner? _runner;
     private InferenceSession? _session;
     private OrtIoBinding? _binding;
     private RunOptions? _runOptions;
@@ -30,7 +32,7 @@ public class FullSizeUNetBenchmarks
 
     private string UNetPath => Path.Combine(BenchmarkPaths.FullSizeModel ?? throw new InvalidOperationException("Set SPRIGHT_FULLSIZE_MODEL."), "unet", "model.onnx");
 
-    private static DiffusionPipelineOptions Settings => new()
+    private static OnnxRuntimeSettings Settings => new()
     {
         OptimizedModelCacheDirectory = Environment.GetEnvironmentVariable("SPRIGHT_FULLSIZE_CACHE"),
     };
@@ -40,7 +42,7 @@ public class FullSizeUNetBenchmarks
     {
         int s = Side / 8;
         var settings = Settings;
-        _session = OnnxSessionFactory.Create(UNetPath, "unet", settings);
+        _session = SessionFactory.Create(UNetPath, "unet", settings);
         var g = new TorchGenerator(1);
         float[] sample = new float[2 * 4 * s * s];
         g.Randn(sample);
@@ -69,7 +71,7 @@ public class FullSizeUNetBenchmarks
     public void RawOnnxRuntime() => _session!.RunWithBinding(_runOptions!, _binding!);
 
     [Benchmark]
-    public void LibraryRunner() => _runner!.Run(501f);
+    public void LibraryRunner() => _runner!.Run(501f, UNetRunHints.None, default);
 
     [GlobalCleanup]
     public void Cleanup()

@@ -10,7 +10,7 @@ namespace Spright.Diffusion.Benchmarks;
 public class GenerateBenchmarks
 {
     private StableDiffusionPipeline _pipe = null!;
-    private GenerationOptions _options = null!;
+    private TextToImageOptions _options = null!;
 
     [Params(10, 50)]
     public int Steps { get; set; }
@@ -19,14 +19,13 @@ public class GenerateBenchmarks
     public void Setup()
     {
         _pipe = StableDiffusionPipeline.FromPretrained(BenchmarkPaths.TinyModel);
-        _options = new GenerationOptions { Prompt = ["a red cube on top of a blue sphere"], NumInferenceSteps = Steps, GuidanceScale = 7.5, Seed = 42 };
+        _options = new TextToImageOptions { Prompt = ["a red cube on top of a blue sphere"], NumInferenceSteps = Steps, GuidanceScale = 7.5, Seed = 42 };
     }
 
     [Benchmark]
     public int Generate()
     {
-        using StableDiffusionPipelineOutput output = _pipe.Generate(_options);
-        return output.Images[0].Width;
+        return _pipe.Generate(_options).Images[0].Width;
     }
 
     [GlobalCleanup]
@@ -34,7 +33,7 @@ public class GenerateBenchmarks
 }
 
 /// <summary>Loading the tiny model pipeline (tokenizer, scheduler and three ONNX sessions at optimization level ALL):
-/// cold (graphs optimized at load) and from the optimized-graph cache (<see cref="OnnxSessionSettings.OptimizedModelCacheDirectory"/>,
+/// cold (graphs optimized at load) and from the optimized-graph cache (<see cref="OnnxRuntime.OnnxRuntimeSettings.OptimizedModelCacheDirectory"/>,
 /// filled in the set-up). The files themselves are in the OS cache either way.</summary>
 [MemoryDiagnoser]
 [BenchmarkCategory("Load")]
@@ -47,7 +46,7 @@ public class LoadBenchmarks
     public void Setup()
     {
         _cache = Path.Combine(Path.GetTempPath(), "spright-bench-cache-" + Environment.ProcessId);
-        using var warm = StableDiffusionPipeline.FromPretrained(BenchmarkPaths.TinyModel, new DiffusionPipelineOptions { OptimizedModelCacheDirectory = _cache });
+        using var warm = StableDiffusionPipeline.FromPretrained(BenchmarkPaths.TinyModel, new DiffusionPipelineOptions { Backend = new OnnxRuntime.OnnxRuntimeBackend(new OnnxRuntime.OnnxRuntimeSettings { OptimizedModelCacheDirectory = _cache }) });
     }
 
     [Benchmark(Baseline = true)]
@@ -60,7 +59,7 @@ public class LoadBenchmarks
     [Benchmark]
     public bool LoadFromOptimizedCache()
     {
-        using var pipe = StableDiffusionPipeline.FromPretrained(BenchmarkPaths.TinyModel, new DiffusionPipelineOptions { OptimizedModelCacheDirectory = _cache });
+        using var pipe = StableDiffusionPipeline.FromPretrained(BenchmarkPaths.TinyModel, new DiffusionPipelineOptions { Backend = new OnnxRuntime.OnnxRuntimeBackend(new OnnxRuntime.OnnxRuntimeSettings { OptimizedModelCacheDirectory = _cache }) });
         return pipe.IsDisposed;
     }
 

@@ -1,11 +1,10 @@
 using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 using Spright.Diffusion.Imaging;
 using Spright.Diffusion.Pipelines;
 using Spright.Diffusion.Random;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Benchmarks;
 
@@ -65,7 +64,7 @@ public class ImageConversionBenchmarks
 {
     private Tensor<float> _decoded = null!;
     private Tensor<float> _array = null!;
-    private Image<Rgb24> _image = null!;
+    private RgbImage _image = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -77,19 +76,14 @@ public class ImageConversionBenchmarks
         _image = ImageConversions.ToImages(_array)[0];
     }
 
-    [GlobalCleanup]
-    public void Cleanup() => _image.Dispose();
-
     [Benchmark]
     public Tensor<float> DecodedToArray_768() => ImageConversions.ToImageArray(_decoded);
 
     [Benchmark]
     public int ArrayToImage_768()
     {
-        IReadOnlyList<Image<Rgb24>> images = ImageConversions.ToImages(_array);
-        int w = images[0].Width;
-        images[0].Dispose();
-        return w;
+        IReadOnlyList<RgbImage> images = ImageConversions.ToImages(_array);
+        return images[0].Width;
     }
 
     [Benchmark]

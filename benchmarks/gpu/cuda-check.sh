@@ -5,7 +5,7 @@
 #
 # PUBLISH_DIR holds a build of the CLI with the GPU native package (the default path is where the command below
 # writes it):
-#   dotnet publish samples/Spright.Diffusion.Cli -c Release -r linux-x64 --self-contained -p:OnnxRuntimeFlavor=Gpu -o out/spright-gpu
+#   dotnet publish src/Spright.Diffusion.Cli -c Release -r linux-x64 --self-contained -p:OnnxRuntimeFlavor=Gpu -o out/spright-gpu
 # The GPU package's native libraries (libonnxruntime.so 33 MB + libonnxruntime_providers_cuda.so 284 MB) need CUDA 13
 # and cuDNN 9 on the library path: the script adds the CUDA/cuDNN folders of a pip-installed nvidia-* wheel set when
 # it finds one. Without a GPU it says so and exits 0; it never touches the CPU path.

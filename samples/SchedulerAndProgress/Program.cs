@@ -1,10 +1,9 @@
 using System.Globalization;
-using SixLabors.ImageSharp;
 using Spright.Diffusion;
 using Spright.Diffusion.Schedulers;
 
 // Usage: dotnet run --project samples/SchedulerAndProgress -- [MODEL_DIR] [SCHEDULER] [CANCEL_AFTER_SECONDS]
-//   MODEL_DIR     an ONNX model folder ("" or nothing: the tiny random-weight model copied next to this program)
+//   MODEL_DIR     a model folder (diffusers or ONNX) ("" or nothing: the tiny random-weight model copied next to this program)
 //   SCHEDULER     a diffusers scheduler class name ("" or nothing: EulerAncestralDiscreteScheduler; see SchedulerRegistry.Names)
 //   CANCEL_AFTER  cancel automatically after that many seconds (Ctrl+C cancels too)
 string modelPath = args.Length > 0 && args[0].Length > 0 ? args[0] : Path.Combine(AppContext.BaseDirectory, "models", "tiny-sd2");
@@ -35,7 +34,7 @@ pipe.Scheduler = SchedulerRegistry.Create(schedulerName, pipe.Scheduler.Config);
 
 try
 {
-    using var output = pipe.Generate(new GenerationOptions
+    var output = pipe.Generate(new TextToImageOptions
     {
         Prompt = ["a red cube on top of a blue sphere"],
         NegativePrompt = ["blurry, low quality"],  // what classifier-free guidance steers away from

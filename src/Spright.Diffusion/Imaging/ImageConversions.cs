@@ -1,7 +1,5 @@
 using System.Numerics.Tensors;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Imaging;
 
@@ -10,7 +8,7 @@ namespace Spright.Diffusion.Imaging;
 /// [-1, 1] → <c>clamp(x/2 + 0.5, 0, 1)</c> as NHWC float (<c>output_type="np"</c>) → <c>round(x·255)</c> bytes
 /// (<c>"pil"</c>, numpy's round-half-to-even).
 /// </summary>
-public static class ImageConversions
+internal static class ImageConversions
 {
     /// <summary>Denormalizes decoder output [N, 3, H, W] into a new NHWC float tensor in [0, 1].</summary>
     /// <param name="decoded">The raw VAE decoder output.</param>
@@ -46,8 +44,8 @@ public static class ImageConversions
 
     /// <summary>Converts an NHWC float array in [0, 1] into RGB images (<c>round(x·255)</c>, half to even).</summary>
     /// <param name="imageArray">[N, H, W, 3] float32 in [0, 1].</param>
-    /// <returns>One image per batch item; the caller disposes them.</returns>
-    public static IReadOnlyList<Image<Rgb24>> ToImages(Tensor<float> imageArray)
+    /// <returns>One image per batch item.</returns>
+    public static IReadOnlyList<RgbImage> ToImages(Tensor<float> imageArray)
     {
         ArgumentNullException.ThrowIfNull(imageArray);
         int[] s = imageArray.Shape();
@@ -56,17 +54,18 @@ public static class ImageConversions
             throw new ArgumentException($"Expected an image array [N, H, W, 3]; got [{string.Join(", ", s)}].", nameof(imageArray));
         }
         int n = s[0], h = s[1], w = s[2];
+        int length = h * w * 3;
         ReadOnlySpan<float> src = imageArray.AsSpan();
-        var images = new List<Image<Rgb24>>(n);
+        var images = new RgbImage[n];
         for (int b = 0; b < n; b++)
         {
-            var pixels = new Rgb24[h * w];
-            ReadOnlySpan<float> item = src.Slice(b * h * w * 3, h * w * 3);
-            for (int p = 0; p < pixels.Length; p++)
+            var bytes = new byte[length];
+            ReadOnlySpan<float> item = src.Slice(b * length, length);
+            for (int i = 0; i < bytes.Length; i++)
             {
-                pixels[p] = new Rgb24(ToByte(item[p * 3]), ToByte(item[p * 3 + 1]), ToByte(item[p * 3 + 2]));
+                bytes[i] = ToByte(item[i]);
             }
-            images.Add(Image.LoadPixelData<Rgb24>(pixels, w, h));
+            images[b] = new RgbImage(w, h, bytes);
         }
         return images;
     }

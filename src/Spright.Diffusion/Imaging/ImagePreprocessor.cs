@@ -1,29 +1,15 @@
 using System.Numerics.Tensors;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.Formats.Gif;
-using SixLabors.ImageSharp.Formats.Tiff;
-using SixLabors.ImageSharp.Memory;
-using SixLabors.ImageSharp.Metadata;
-using SixLabors.ImageSharp.PixelFormats;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Imaging;
 
 /// <summary>
-/// diffusers' <c>VaeImageProcessor.preprocess</c> for image-to-image: RGB, sides rounded down to a multiple of the
-/// VAE scale factor (Pillow Lanczos resize when they change), <c>x/255</c>, then <c>2x − 1</c>. Files are measured
-/// from their header before decoding and refused above <see cref="MaxSide"/> or <see cref="MaxPixels"/>; decoding then
-/// runs with an allocation cap and only the first frame of multi-frame formats, so a crafted file (a header claiming
-/// 100000×100000, thousands of GIF frames) cannot exhaust memory. Unreadable files raise <see cref="ArgumentException"/>.
+/// diffusers' <c>VaeImageProcessor.preprocess</c> for image-to-image: sides rounded down to a multiple of the VAE scale
+/// factor (Pillow Lanczos resize when they change), <c>x/255</c>, then <c>2x − 1</c>; or a float array in numpy (NHWC,
+/// [0, 1]) or torch (NCHW) layout.
 /// </summary>
-public static class ImagePreprocessor
+internal static class ImagePreprocessor
 {
-    /// <summary>The largest single buffer the decoder may allocate (MB): a 64-megapixel image at 16 bits per channel
-    /// with alpha fits; anything larger is refused by the decoder even if its header lied.</summary>
-    private const int DecoderAllocationLimitMegabytes = 1024;
-
-    private static readonly Lazy<Configuration> DecodeConfiguration = new(CreateDecodeConfiguration);
-
     /// <summary>The largest image accepted (pixels), 64 megapixels.</summary>
     public const long MaxPixels = 64L * 1024 * 1024;
 
@@ -36,6 +22,8 @@ public static class ImagePreprocessor
     /// <param name="height">Resize to this height instead of the image's (rounded) own.</param>
     /// <param name="width">Resize to this width instead of the image's (rounded) own.</param>
     /// <returns>The model input.</returns>
+    /// <exception cref="ArgumentException">The image is too large, too small or not of a usable shape (parameter
+    /// <c>input</c> or <c>array</c>).</exception>
     public static Tensor<float> Preprocess(ImageInput input, int vaeScaleFactor, int? height = null, int? width = null)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -44,63 +32,13 @@ public static class ImagePreprocessor
         {
             return FromArray(array, vaeScaleFactor, height, width);
         }
-        if (input.Image is { } image)
-        {
-            CheckSize(image.Width, image.Height, "image");
-            using Image<Rgb24> rgb = image.CloneAs<Rgb24>();
-            return FromRgb(rgb, vaeScaleFactor, height, width);
-        }
-        return FromFile(input.FilePath!, vaeScaleFactor, height, width);
+        RgbImage image = input.Image!;
+        CheckSize(image.Width, image.Height, "image");
+        return FromRgb(image, vaeScaleFactor, height, width);
     }
 
-    private static Tensor<float> FromFile(string path, int vaeScaleFactor, int? height, int? width)
-    {
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"Image file not found: {path}", path);
-        }
-        Configuration configuration = DecodeConfiguration.Value;
-        IImageInfo? info;
-        try
-        {
-            info = Image.Identify(configuration, path, out _);
-        }
-        catch (Exception ex) when (IsDecodeFailure(ex))
-        {
-            throw new ArgumentException($"{path}: not a readable image ({ex.Message}).", "input", ex);
-        }
-        if (info is null)
-        {
-            throw new ArgumentException($"{path}: not a supported image format (PNG, JPEG, BMP, GIF, TGA, WebP, TIFF).", "input");
-        }
-        CheckSize(info.Width, info.Height, path);
-        try
-        {
-            using Image<Rgb24> rgb = Image.Load<Rgb24>(configuration, path);
-            CheckSize(rgb.Width, rgb.Height, path);
-            return FromRgb(rgb, vaeScaleFactor, height, width);
-        }
-        catch (Exception ex) when (IsDecodeFailure(ex))
-        {
-            throw new ArgumentException($"{path}: the image data is corrupt or too large to decode ({ex.Message}).", "input", ex);
-        }
-    }
-
-    /// <summary>What a malformed or hostile file makes the decoders throw.</summary>
-    private static bool IsDecodeFailure(Exception ex) =>
-        ex is ImageFormatException or NotSupportedException or InvalidMemoryOperationException or IOException or InvalidDataException
-            or IndexOutOfRangeException or ArgumentOutOfRangeException;
-
-    private static Configuration CreateDecodeConfiguration()
-    {
-        Configuration configuration = Configuration.Default.Clone();
-        configuration.MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions { AllocationLimitMegabytes = DecoderAllocationLimitMegabytes });
-        configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First, MaxFrames = 1 });
-        configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
-        return configuration;
-    }
-
-    private static void CheckSize(int w, int h, string what)
+    /// <summary>Refuses sizes outside <see cref="MaxSide"/> / <see cref="MaxPixels"/>.</summary>
+    public static void CheckSize(int w, int h, string what)
     {
         if (w <= 0 || h <= 0 || w > MaxSide || h > MaxSide || (long)w * h > MaxPixels)
         {
@@ -108,7 +46,7 @@ public static class ImagePreprocessor
         }
     }
 
-    private static Tensor<float> FromRgb(Image<Rgb24> image, int factor, int? height, int? width)
+    private static Tensor<float> FromRgb(RgbImage image, int factor, int? height, int? width)
     {
         int targetW = width ?? image.Width;
         int targetH = height ?? image.Height;
@@ -118,8 +56,7 @@ public static class ImagePreprocessor
         {
             throw new ArgumentException($"The image ({image.Width}×{image.Height}) is smaller than the VAE scale factor {factor}.", "input");
         }
-        var pixels = new Rgb24[image.Width * image.Height];
-        image.CopyPixelDataTo(pixels);
+        ReadOnlySpan<RgbPixel> pixels = image.PixelSpan;
         if (targetW != image.Width || targetH != image.Height)
         {
             pixels = PillowResampler.ResizeLanczos(pixels, image.Width, image.Height, targetW, targetH);
@@ -128,7 +65,7 @@ public static class ImagePreprocessor
         var data = new float[3 * plane];
         for (int p = 0; p < plane; p++)
         {
-            Rgb24 px = pixels[p];
+            RgbPixel px = pixels[p];
             data[p] = Normalize(px.R);
             data[plane + p] = Normalize(px.G);
             data[(2 * plane) + p] = Normalize(px.B);

@@ -1,5 +1,3 @@
-using SixLabors.ImageSharp.PixelFormats;
-
 namespace Spright.Diffusion.Imaging;
 
 /// <summary>
@@ -14,7 +12,7 @@ internal static class PillowResampler
     private const double LanczosSupport = 3.0;
 
     /// <summary>Resizes <paramref name="pixels"/> (row-major, <paramref name="width"/>×<paramref name="height"/>) to the new size.</summary>
-    public static Rgb24[] ResizeLanczos(ReadOnlySpan<Rgb24> pixels, int width, int height, int newWidth, int newHeight)
+    public static RgbPixel[] ResizeLanczos(ReadOnlySpan<RgbPixel> pixels, int width, int height, int newWidth, int newHeight)
     {
         if (pixels.Length != width * height)
         {
@@ -25,7 +23,7 @@ internal static class PillowResampler
         (int[] boundsH, int[] kkH, int ksizeH) = Coefficients(width, 0, width, newWidth);
         (int[] boundsV, int[] kkV, int ksizeV) = Coefficients(height, 0, height, newHeight);
 
-        Rgb24[] current = pixels.ToArray();
+        RgbPixel[] current = pixels.ToArray();
         int curWidth = width, curHeight = height;
         if (needHorizontal)
         {
@@ -36,7 +34,7 @@ internal static class PillowResampler
                 boundsV[i * 2] -= yFirst;
             }
             int rows = yLast - yFirst;
-            var temp = new Rgb24[newWidth * rows];
+            var temp = new RgbPixel[newWidth * rows];
             for (int y = 0; y < rows; y++)
             {
                 int srcRow = (y + yFirst) * curWidth;
@@ -47,13 +45,13 @@ internal static class PillowResampler
                     int r = 1 << (PrecisionBits - 1), g = r, b = r;
                     for (int i = 0; i < xmax; i++)
                     {
-                        Rgb24 p = current[srcRow + xmin + i];
+                        RgbPixel p = current[srcRow + xmin + i];
                         int c = kkH[k + i];
                         r += p.R * c;
                         g += p.G * c;
                         b += p.B * c;
                     }
-                    temp[(y * newWidth) + x] = new Rgb24(Clip8(r), Clip8(g), Clip8(b));
+                    temp[(y * newWidth) + x] = new RgbPixel(Clip8(r), Clip8(g), Clip8(b));
                 }
             }
             current = temp;
@@ -62,7 +60,7 @@ internal static class PillowResampler
         }
         if (needVertical)
         {
-            var output = new Rgb24[curWidth * newHeight];
+            var output = new RgbPixel[curWidth * newHeight];
             for (int y = 0; y < newHeight; y++)
             {
                 int ymin = boundsV[y * 2], ymax = boundsV[(y * 2) + 1];
@@ -72,13 +70,13 @@ internal static class PillowResampler
                     int r = 1 << (PrecisionBits - 1), g = r, b = r;
                     for (int i = 0; i < ymax; i++)
                     {
-                        Rgb24 p = current[((ymin + i) * curWidth) + x];
+                        RgbPixel p = current[((ymin + i) * curWidth) + x];
                         int c = kkV[k + i];
                         r += p.R * c;
                         g += p.G * c;
                         b += p.B * c;
                     }
-                    output[(y * curWidth) + x] = new Rgb24(Clip8(r), Clip8(g), Clip8(b));
+                    output[(y * curWidth) + x] = new RgbPixel(Clip8(r), Clip8(g), Clip8(b));
                 }
             }
             current = output;

@@ -1,31 +1,34 @@
 namespace Spright.Diffusion.Pipelines;
 
 /// <summary>
-/// The native components a set of pipelines share (text-to-image and image-to-image built from one folder, as
-/// diffusers' <c>from_pipe</c> does): reference counted, disposed when the last pipeline using them is.
+/// The loaded components a set of pipelines share (text-to-image and image-to-image built from one folder, as
+/// diffusers' <c>from_pipe</c> does), disposed when the last pipeline using them is.
 /// </summary>
 internal sealed class SharedComponents
 {
-    private readonly List<IDisposable> _owned;
-    private int _references = 1;
+    private readonly RefCount _references;
 
-    public SharedComponents(IEnumerable<IDisposable> owned) => _owned = owned.ToList();
-
-    public SharedComponents AddReference()
+    /// <summary>Takes ownership of <paramref name="owned"/> with one reference (the creator's).</summary>
+    public SharedComponents(IEnumerable<IDisposable> owned)
     {
-        ObjectDisposedException.ThrowIf(Interlocked.Increment(ref _references) <= 1, this);
-        return this;
-    }
-
-    public void Release()
-    {
-        if (Interlocked.Decrement(ref _references) == 0)
+        IDisposable[] items = owned.ToArray();
+        _references = new RefCount(() =>
         {
-            foreach (IDisposable d in _owned)
+            foreach (IDisposable d in items)
             {
                 d.Dispose();
             }
-            _owned.Clear();
-        }
+        });
     }
+
+    /// <summary>One more pipeline shares the components.</summary>
+    /// <exception cref="ObjectDisposedException">The components were already released.</exception>
+    public SharedComponents AddReference()
+    {
+        ObjectDisposedException.ThrowIf(!_references.TryAcquire(), this);
+        return this;
+    }
+
+    /// <summary>A pipeline no longer uses them; the last one disposes them.</summary>
+    public void Release() => _references.Release();
 }

@@ -128,9 +128,9 @@ public sealed class TorchGenerator
     public Tensor<float> Randn(params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        var data = new float[Spright.Diffusion.Tensors.TensorShapes.ElementCount(shape, nameof(shape))];
+        var data = new float[Spright.Diffusion.Numerics.TensorShapes.ElementCount(shape, nameof(shape))];
         Randn(data);
-        return Spright.Diffusion.Tensors.TensorShapes.Wrap(data, shape);
+        return Spright.Diffusion.Numerics.TensorShapes.Wrap(data, shape);
     }
 
     /// <summary>Allocates a tensor and fills it like <c>torch.rand(shape, generator=g)</c>.</summary>
@@ -139,9 +139,9 @@ public sealed class TorchGenerator
     public Tensor<float> Rand(params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        var data = new float[Spright.Diffusion.Tensors.TensorShapes.ElementCount(shape, nameof(shape))];
+        var data = new float[Spright.Diffusion.Numerics.TensorShapes.ElementCount(shape, nameof(shape))];
         Rand(data);
-        return Spright.Diffusion.Tensors.TensorShapes.Wrap(data, shape);
+        return Spright.Diffusion.Numerics.TensorShapes.Wrap(data, shape);
     }
 
     /// <summary>One sample of torch's scalar <c>normal_distribution&lt;double&gt;</c> (Box–Muller with a cached second value).</summary>

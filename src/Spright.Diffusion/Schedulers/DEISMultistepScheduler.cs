@@ -2,7 +2,8 @@ using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Random;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
 

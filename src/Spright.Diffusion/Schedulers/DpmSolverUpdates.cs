@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
 

@@ -1,7 +1,8 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Random;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
 

@@ -3,7 +3,8 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Logging;
 using Spright.Diffusion.Random;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
 

@@ -55,7 +55,7 @@ public sealed class SchedulerConfig : IReadOnlyDictionary<string, JsonNode?>
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(Hub.PythonJson.QuoteNonFiniteLiterals(json), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 16 });
+            node = JsonNode.Parse(Configuration.PythonJson.QuoteNonFiniteLiterals(json), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 16 });
         }
         catch (JsonException ex)
         {
@@ -80,7 +80,7 @@ public sealed class SchedulerConfig : IReadOnlyDictionary<string, JsonNode?>
     public static SchedulerConfig Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string text = Hub.ModelFiles.ReadJsonText(path, MaxFileBytes);
+        string text = Configuration.ModelFiles.ReadJsonText(path, MaxFileBytes);
         try
         {
             return Parse(text);

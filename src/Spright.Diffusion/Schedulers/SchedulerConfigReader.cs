@@ -301,7 +301,7 @@ internal sealed class SchedulerConfigReader
             switch (v.GetValueKind())
             {
                 case JsonValueKind.Number:
-                    if (Hub.JsonNumbers.TryGetDouble(v, out double d))
+                    if (Configuration.JsonNumbers.TryGetDouble(v, out double d))
                     {
                         return d;
                     }

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Spright.Diffusion.Hub;
+using Spright.Diffusion.Configuration;
 using Spright.Diffusion.Tokenization.Unicode;
 
 namespace Spright.Diffusion.Tokenization;

@@ -11,23 +11,23 @@ public sealed class BenchCommandTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void PrintsTheStageTableAndEndsWithTheMedianSeconds(bool noConcurrentBatch)
+    public void PrintsTheStageTableAndEndsWithTheMedianSeconds(bool smallGraphTuning)
     {
         var args = new List<string>
         {
             "bench", "--model", TestPaths.TinyModel, "--prompt", "a red cube", "--steps", "3", "--width", "64", "--height", "64",
             "--guidance", "7.5", "--runs", "2", "--warmup", "0",
         };
-        if (noConcurrentBatch)
+        if (smallGraphTuning)
         {
-            args.Add("--no-concurrent-batch");
+            args.Add("--small-graph-tuning");
         }
         CliResult result = CliProcess.Run(Path.GetTempPath(), [.. args]);
         Assert.True(result.ExitCode == 0, result.ToString());
 
         string[] lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Contains(lines, l => l.StartsWith("model ", StringComparison.Ordinal) && l.Contains("64x64 | 3 steps | guidance 7.5", StringComparison.Ordinal)
-            && l.Contains(noConcurrentBatch ? "concurrent batch off" : "concurrent batch auto", StringComparison.Ordinal));
+            && l.Contains(smallGraphTuning ? "small-graph tuning on" : "small-graph tuning off", StringComparison.Ordinal));
         foreach (string stage in new[] { "tokenize", "text encoder", "unet step 0", "unet step 1", "unet step 2", "unet (all steps)", "scheduler", "vae decoder", "total (wall)" })
         {
             Assert.Contains(lines, l => l.StartsWith(stage, StringComparison.Ordinal));

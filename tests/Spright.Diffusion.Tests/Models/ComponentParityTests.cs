@@ -1,7 +1,10 @@
 using System.Numerics.Tensors;
-using Spright.Diffusion.Models;
-using Spright.Diffusion.Models.Onnx;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Components;
+using Spright.Diffusion.OnnxRuntime;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.OnnxRuntime.Sessions;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Models;
@@ -49,11 +52,11 @@ public sealed class ComponentParityTests
         using var unet = new OnnxUNet(Path.Combine(ModelFolder(layout), "unet", "model.onnx"));
         foreach ((string dir, int batch, int h, int w) in new[] { ("unet", 2, 16, 16), ("unet_nonsquare", 1, 16, 24) })
         {
-            using IUNetRunner runner = unet.CreateRunner(new UNetShape(batch, 4, h, w, 77, 32));
+            using OnnxUNetRunner runner = unet.CreateRunner(new UNetShape(batch, 4, h, w, 77, 32));
             Ref($"{dir}/sample.npy").AsFloat32().CopyTo(runner.Sample);
             Ref($"{dir}/encoder_hidden_states.npy").AsFloat32().CopyTo(runner.EncoderHiddenStates);
             float t = Ref($"{dir}/timestep.npy").AsFloat32()[0];
-            runner.Run(t);
+            runner.Run(t, UNetRunHints.None, default);
             AssertClose.All(Ref($"{dir}/out_sample.npy").AsFloat32(), runner.Output, tolerance, tolerance, $"{dir} out_sample");
         }
     }
@@ -62,14 +65,14 @@ public sealed class ComponentParityTests
     public void UNetRunnerGivesIdenticalResultsWhenReused()
     {
         using var unet = new OnnxUNet(Path.Combine(TestPaths.TinyModel, "unet", "model.onnx"));
-        using IUNetRunner runner = unet.CreateRunner(new UNetShape(2, 4, 16, 16, 77, 32));
+        using OnnxUNetRunner runner = unet.CreateRunner(new UNetShape(2, 4, 16, 16, 77, 32));
         Ref("unet/sample.npy").AsFloat32().CopyTo(runner.Sample);
         Ref("unet/encoder_hidden_states.npy").AsFloat32().CopyTo(runner.EncoderHiddenStates);
-        runner.Run(981);
+        runner.Run(981, UNetRunHints.None, default);
         float[] first = runner.Output.ToArray();
-        runner.Run(500);
+        runner.Run(500, UNetRunHints.None, default);
         Assert.NotEqual(first, runner.Output.ToArray());
-        runner.Run(981);
+        runner.Run(981, UNetRunHints.None, default);
         Assert.Equal(first, runner.Output.ToArray());
     }
 
@@ -138,8 +141,10 @@ public sealed class ComponentParityTests
         Assert.Equal(0, optimum.TimestepRank);
         Assert.Equal(1, legacy.TimestepRank);
         Assert.Equal(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16, fp16.SampleType);
-        Assert.Equal(16, optimum.SampleSize);
-        Assert.Null(legacy.SampleSize);
-        Assert.Equal(32, optimum.CrossAttentionDim);
+        Assert.Equal(16, optimum.Info.SampleSize);
+        Assert.Null(legacy.Info.SampleSize);
+        Assert.Equal(32, optimum.Info.CrossAttentionDim);
+        Assert.Equal(2, optimum.Info.DownsamplingFactor); // an export upsamples by fixed factors
+        Assert.Null(optimum.Info.FixedSequenceLength);
     }
 }

@@ -1,4 +1,6 @@
-using Spright.Diffusion.Models.Onnx;
+using Spright.Diffusion.OnnxRuntime;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.OnnxRuntime.Sessions;
 
 namespace Spright.Diffusion.Tests.Models;
 

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using Spright.Diffusion.Models.Onnx;
+using Spright.Diffusion.OnnxRuntime;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.OnnxRuntime.Sessions;
 
 namespace Spright.Diffusion.Tests.Models;
 
@@ -42,7 +44,7 @@ public sealed class NativeRuntimeProbeTests
     [Fact]
     public void MessageSaysBothPackagesWhenTheCudaProviderIsDeployed()
     {
-        string message = OnnxSessionFactory.CudaUnavailableMessage(["CPUExecutionProvider"], "/app/runtimes/linux-x64/native/libonnxruntime_providers_cuda.so");
+        string message = ProviderResolver.CudaUnavailableMessage(["CPUExecutionProvider"], "/app/runtimes/linux-x64/native/libonnxruntime_providers_cuda.so");
         Assert.Contains("offers only [CPUExecutionProvider]", message, StringComparison.Ordinal);
         Assert.Contains("/app/runtimes/linux-x64/native/libonnxruntime_providers_cuda.so", message, StringComparison.Ordinal);
         Assert.Contains("references both Microsoft.ML.OnnxRuntime (CPU) and Microsoft.ML.OnnxRuntime.Gpu", message, StringComparison.Ordinal);
@@ -52,7 +54,7 @@ public sealed class NativeRuntimeProbeTests
     [Fact]
     public void MessageNamesTheGpuPackageWhenNoCudaProviderIsDeployed()
     {
-        string message = OnnxSessionFactory.CudaUnavailableMessage(["CPUExecutionProvider"], null);
+        string message = ProviderResolver.CudaUnavailableMessage(["CPUExecutionProvider"], null);
         Assert.Contains("offers only [CPUExecutionProvider]", message, StringComparison.Ordinal);
         Assert.Contains("Reference the NuGet package Microsoft.ML.OnnxRuntime.Gpu (needs CUDA 13 and cuDNN 9)", message, StringComparison.Ordinal);
     }
@@ -62,7 +64,7 @@ public sealed class NativeRuntimeProbeTests
     {
         // The tests reference only the CPU package: no CUDA provider in the loaded library, none deployed.
         Assert.Null(NativeRuntimeProbe.FindCudaProviderLibrary());
-        var ex = Assert.Throws<ExecutionProviderUnavailableException>(() => OnnxSessionFactory.ResolveProvider(ExecutionProvider.Cuda, NullLogger.Instance));
+        var ex = Assert.Throws<ExecutionProviderUnavailableException>(() => ProviderResolver.Resolve(ExecutionProvider.Cuda, NullLogger.Instance));
         Assert.Equal(ExecutionProvider.Cuda, ex.Provider);
         Assert.Contains("Microsoft.ML.OnnxRuntime.Gpu", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("references both", ex.Message, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 using Spright.Diffusion.Tests.Reliability;
 
@@ -72,8 +73,8 @@ public sealed class GenerateCommandParityTests : IDisposable
         for (int i = 0; i < count; i++)
         {
             string written = Path.Combine(_dir, count == 1 ? "out.png" : $"out_{i}.png");
-            using var expected = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(Path.Combine(c.Directory, $"image_{i}.png"));
-            using var actual = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(written);
+            Spright.Diffusion.Imaging.RgbImage expected = Spright.Diffusion.ImageSharp.ImageFiles.Load(Path.Combine(c.Directory, $"image_{i}.png"));
+            Spright.Diffusion.Imaging.RgbImage actual = Spright.Diffusion.ImageSharp.ImageFiles.Load(written);
             PipelineParityTests.AssertImagesWithin(expected, actual, 1, written);
         }
     }

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
-using Spright.Diffusion.Models;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Components;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Pipelines;
 
-/// <summary>Progress, cancellation, the step-end callback, latent output and async calls (issue 5, "control").</summary>
+/// <summary>Progress, cancellation, the step-end callback and latent output (issue 5, "control").</summary>
 public sealed class GenerationControlTests
 {
     private static GenerationOptions Case01Options()
@@ -20,10 +21,12 @@ public sealed class GenerationControlTests
     {
         using var pipe = DiffusionPipeline.FromPretrained(TestPaths.TinyModel);
         var reports = new List<GenerationProgress>();
-        GenerationOptions options = Case01Options();
-        options.OutputType = OutputType.Latent;
-        options.Progress = new SynchronousProgress<GenerationProgress>(reports.Add);
-        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        GenerationOptions options = Case01Options() with
+        {
+            OutputType = OutputType.Latent,
+            Progress = new SynchronousProgress<GenerationProgress>(reports.Add),
+        };
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
         Assert.Equal(Enumerable.Range(1, 10), reports.Select(r => r.Step));
         Assert.All(reports, r => Assert.Equal(10, r.TotalSteps));
         Assert.Equal(output.Timesteps, reports.Select(r => r.Timestep));
@@ -35,15 +38,17 @@ public sealed class GenerationControlTests
     {
         PipelineReferenceCase c = PipelineReferenceCase.Load("01_default_ddim");
         using var pipe = DiffusionPipeline.FromPretrained(TestPaths.TinyModel);
-        GenerationOptions options = c.Options();
-        options.CallbackOnStepEnd = ctx =>
+        GenerationOptions options = c.Options() with
         {
-            if (ctx.Step == 3)
+            CallbackOnStepEnd = ctx =>
             {
-                ctx.Stop();
-            }
+                if (ctx.Step == 3)
+                {
+                    ctx.Stop();
+                }
+            },
         };
-        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
         Assert.Equal(4, output.Timesteps.Count);
         // After 4 of 10 steps the latents are diffusers' latents after step 4.
         AssertClose.All(c.Npy("latents_steps.npy").Row(3), output.Latents.AsSpan(), 1e-4, 0, "latents after stopping at step 4");
@@ -56,30 +61,25 @@ public sealed class GenerationControlTests
         // DDIM (eta 0) carries no state besides the latents: swapping in another seed's latents after step 5 must
         // give that seed's final latents exactly.
         using var pipe = DiffusionPipeline.FromPretrained(TestPaths.TinyModel);
-        GenerationOptions Options(ulong seed)
-        {
-            GenerationOptions o = Case01Options();
-            o.Seed = seed;
-            o.OutputType = OutputType.Latent;
-            return o;
-        }
+        GenerationOptions Options(ulong seed) => Case01Options() with { Seed = seed, OutputType = OutputType.Latent };
         var otherSteps = new List<float[]>();
-        GenerationOptions other = Options(2);
-        other.CallbackOnStepEnd = ctx => otherSteps.Add(ctx.Latents.AsSpan().ToArray());
-        using StableDiffusionPipelineOutput expected = pipe.Generate(other);
+        GenerationOptions other = Options(2) with { CallbackOnStepEnd = ctx => otherSteps.Add(ctx.Latents.AsSpan().ToArray()) };
+        StableDiffusionPipelineOutput expected = pipe.Generate(other);
 
-        GenerationOptions swapped = Options(1);
-        swapped.CallbackOnStepEnd = ctx =>
+        GenerationOptions swapped = Options(1) with
         {
-            if (ctx.Step == 5)
+            CallbackOnStepEnd = ctx =>
             {
-                otherSteps[5].CopyTo(ctx.Latents.AsSpan());
-            }
+                if (ctx.Step == 5)
+                {
+                    otherSteps[5].CopyTo(ctx.Latents.AsSpan());
+                }
+            },
         };
-        using StableDiffusionPipelineOutput actual = pipe.Generate(swapped);
+        StableDiffusionPipelineOutput actual = pipe.Generate(swapped);
         AssertClose.Exact(expected.Latents.AsSpan(), actual.Latents.AsSpan(), "final latents after the swap");
 
-        using StableDiffusionPipelineOutput untouched = pipe.Generate(Options(1));
+        StableDiffusionPipelineOutput untouched = pipe.Generate(Options(1));
         Assert.NotEqual(untouched.Latents.AsSpan().ToArray(), actual.Latents.AsSpan().ToArray());
     }
 
@@ -88,25 +88,13 @@ public sealed class GenerationControlTests
     {
         using var pipe = (StableDiffusionPipelineBase)DiffusionPipeline.FromPretrained(TestPaths.TinyModel);
         GenerationOptions options = Case01Options();
-        using StableDiffusionPipelineOutput full = pipe.Generate(options);
-        options.OutputType = OutputType.Latent;
-        using StableDiffusionPipelineOutput latentOnly = pipe.Generate(options);
+        StableDiffusionPipelineOutput full = pipe.Generate(options);
+        StableDiffusionPipelineOutput latentOnly = pipe.Generate(options with { OutputType = OutputType.Latent });
         Assert.Empty(latentOnly.Images);
         Assert.Null(latentOnly.ImageArray);
-        using StableDiffusionPipelineOutput decoded = pipe.DecodeLatents(latentOnly.Latents);
+        StableDiffusionPipelineOutput decoded = pipe.DecodeLatents(latentOnly.Latents);
         AssertClose.Exact(full.ImageArray!.AsSpan(), decoded.ImageArray!.AsSpan(), "decoded later");
         PipelineParityTests.AssertImagesWithin(full.Images[0], decoded.Images[0], 0, "decoded later PNG");
-    }
-
-    [Fact]
-    public async Task GenerateAsyncGivesTheSameResultAsGenerate()
-    {
-        using var pipe = DiffusionPipeline.FromPretrained(TestPaths.TinyModel);
-        GenerationOptions options = Case01Options();
-        options.OutputType = OutputType.Latent;
-        using StableDiffusionPipelineOutput sync = pipe.Generate(options);
-        using StableDiffusionPipelineOutput async = await pipe.GenerateAsync(options);
-        AssertClose.Exact(sync.Latents.AsSpan(), async.Latents.AsSpan(), "async latents");
     }
 
     [Fact]
@@ -119,15 +107,9 @@ public sealed class GenerationControlTests
         pipe.Unet = signal;
 
         // A large image makes one UNet evaluation long enough to interrupt (≈ 0.5–2 s on 2 cores).
-        GenerationOptions big = c.Options();
-        big.Width = 512;
-        big.Height = 512;
-        big.NumInferenceSteps = 2;
-        big.OutputType = OutputType.Latent;
+        GenerationOptions big = c.Options() with { Width = 512, Height = 512, NumInferenceSteps = 2, OutputType = OutputType.Latent };
         var timer = Stopwatch.StartNew();
-        using (pipe.Generate(big))
-        {
-        }
+        pipe.Generate(big);
         double fullRun = signal.LastRunSeconds;
         Assert.True(fullRun > 0.05, $"one UNet evaluation took only {fullRun:0.000} s; too short to test interruption");
 
@@ -146,7 +128,7 @@ public sealed class GenerationControlTests
 
         // The next call works and still matches diffusers.
         pipe.Unet = inner;
-        using StableDiffusionPipelineOutput after = pipe.Generate(c.Options());
+        StableDiffusionPipelineOutput after = pipe.Generate(c.Options());
         AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), after.Latents.AsSpan(), 5e-4, 0, "final latents after a cancelled call");
         AssertClose.All(c.Npy("image.npy").AsFloat32(), after.ImageArray!.AsSpan(), 5e-4, 0, "image after a cancelled call");
     }
@@ -157,7 +139,7 @@ public sealed class GenerationControlTests
         using var pipe = DiffusionPipeline.FromPretrained(TestPaths.TinyModel);
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        Assert.ThrowsAny<OperationCanceledException>(() => pipe.Generate("a cat", Case01Options(), cts.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => pipe.Generate(Case01Options() with { Prompt = ["a cat"] }, cts.Token));
     }
 
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
@@ -174,11 +156,9 @@ public sealed class GenerationControlTests
 
         public int Runs { get; set; }
 
-        public int InChannels => inner.InChannels;
+        public UNetInfo Info => inner.Info;
 
-        public int? SampleSize => inner.SampleSize;
-
-        public int? CrossAttentionDim => inner.CrossAttentionDim;
+        public IDisposable? Acquire() => inner.Acquire();
 
         public void Reset()
         {
@@ -186,7 +166,7 @@ public sealed class GenerationControlTests
             Runs = 0;
         }
 
-        public IUNetRunner CreateRunner(UNetShape shape) => new Runner(this, inner.CreateRunner(shape));
+        public IUNetRunner RentRunner(UNetShape shape) => new Runner(this, inner.RentRunner(shape));
 
         public void Dispose() => RunStarted.Dispose();
 
@@ -200,12 +180,12 @@ public sealed class GenerationControlTests
 
             public ReadOnlySpan<float> Output => runner.Output;
 
-            public void Run(float timestep, CancellationToken cancellationToken = default)
+            public void Run(float timestep, UNetRunHints hints, CancellationToken cancellationToken)
             {
                 owner.Runs++;
                 owner.RunStarted.Set();
                 var sw = Stopwatch.StartNew();
-                runner.Run(timestep, cancellationToken);
+                runner.Run(timestep, hints, cancellationToken);
                 owner.LastRunSeconds = sw.Elapsed.TotalSeconds;
             }
 

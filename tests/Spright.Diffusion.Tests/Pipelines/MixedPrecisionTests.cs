@@ -1,6 +1,9 @@
-using Spright.Diffusion.Models.Onnx;
+using Spright.Diffusion.OnnxRuntime;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.OnnxRuntime.Sessions;
 using Spright.Diffusion.Schedulers;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 using Spright.Diffusion.Tokenization;
 
@@ -27,9 +30,11 @@ public sealed class MixedPrecisionTests
             VaeDecoder = decoder,
             Scheduler = DDIMScheduler.FromConfig(SchedulerConfig.Load(Path.Combine(TestPaths.TinyModel, "scheduler", "scheduler_config.json"))),
         });
-        GenerationOptions options = c.Options();
-        options.OutputType = OutputType.Array;
-        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        GenerationOptions options = c.Options() with
+        {
+            OutputType = OutputType.Array,
+        };
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
         AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, $"{name}: final latents");
         AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, $"{name}: image");
     }

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
+using Spright.Diffusion.ImageSharp;
+using Spright.Diffusion.Imaging;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
-using Spright.Diffusion.Tensors;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Pipelines;
@@ -67,8 +67,7 @@ public sealed class PipelineParityTests
             // The legacy layout has no unet/config.json, so its default size is diffusers' ONNX default (512), not the
             // torch model's 128: give the reference's size explicitly.
             int[] imageShape = c.Npy("image.npy").Shape;
-            options.Height ??= imageShape[1];
-            options.Width ??= imageShape[2];
+            options = options with { Height = options.Height ?? imageShape[1], Width = options.Width ?? imageShape[2] };
         }
 
         // Tokenization and text conditioning.
@@ -79,8 +78,10 @@ public sealed class PipelineParityTests
             Assert.Equal(expectedIds, actualIds.Select(i => (long)i));
         }
         bool guided = options.GuidanceScale > 1;
-        Tensor<float> embeds = pipe.EncodePrompt(options.Prompt, options.NumImagesPerPrompt, guided, options.NegativePrompt, options.PromptEmbeds, options.NegativePromptEmbeds);
-        AssertClose.All(c.Npy("prompt_embeds.npy").AsFloat32(), embeds.AsSpan(), 1e-4, 1e-4, "prompt_embeds");
+        float[] embeds = options.Prompt is null
+            ? [.. guided ? options.NegativePromptEmbeds!.AsSpan() : [], .. options.PromptEmbeds!.AsSpan()]
+            : Concat(pipe.EncodePrompt(options.Prompt, options.NumImagesPerPrompt, guided, options.NegativePrompt));
+        AssertClose.All(c.Npy("prompt_embeds.npy").AsFloat32(), embeds, 1e-4, 1e-4, "prompt_embeds");
 
         // Initial noise is a pure function of the seed.
         NpyArray noise = c.Npy("initial_noise.npy");
@@ -89,15 +90,15 @@ public sealed class PipelineParityTests
         {
             generator.Randn(new float[c.Npy("init_image_latents.npy").Count]); // the posterior sample comes first
             AssertClose.All(c.Npy("init_image_preprocessed.npy").AsFloat32(),
-                Spright.Diffusion.Imaging.ImagePreprocessor.Preprocess(options.Image!, 8).AsSpan(), 1e-6, 0, "init_image_preprocessed");
+                ImagePreprocessor.Preprocess(((ImageToImageOptions)options).Image!, 8).AsSpan(), 1e-6, 0, "init_image_preprocessed");
         }
         var replay = new float[noise.Count];
         generator.Randn(replay);
         AssertClose.Exact(noise.AsFloat32(), replay, "initial_noise");
 
         var steps = new List<float[]>();
-        options.CallbackOnStepEnd = ctx => steps.Add(ctx.Latents.AsSpan().ToArray());
-        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        options = options with { CallbackOnStepEnd = ctx => steps.Add(ctx.Latents.AsSpan().ToArray()) };
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
 
         long[] expectedTimesteps = c.Npy("unet_timesteps.npy").AsFloat64().Select(d => (long)Math.Round(d * 1000)).ToArray();
         Assert.Equal(expectedTimesteps, output.Timesteps.Select(t => (long)Math.Round(t * 1000.0)));
@@ -109,7 +110,7 @@ public sealed class PipelineParityTests
 
         for (int i = 0; i < output.Images.Count; i++)
         {
-            using Image<Rgb24> expected = Image.Load<Rgb24>(Path.Combine(c.Directory, $"image_{i}.png"));
+            RgbImage expected = ImageFiles.Load(Path.Combine(c.Directory, $"image_{i}.png"));
             AssertImagesWithin(expected, output.Images[i], 1, $"image_{i}.png");
         }
     }
@@ -123,9 +124,8 @@ public sealed class PipelineParityTests
             ? StableDiffusionImg2ImgPipeline.FromPretrained(TestPaths.Fp16Model)
             : (StableDiffusionPipelineBase)DiffusionPipeline.FromPretrained(TestPaths.Fp16Model);
         c.ConfigureScheduler(pipe);
-        GenerationOptions options = c.Options();
-        options.OutputType = OutputType.Array;
-        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        GenerationOptions options = c.Options() with { OutputType = OutputType.Array };
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
         AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, "fp16 final latents");
         AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, "fp16 image");
     }
@@ -139,26 +139,26 @@ public sealed class PipelineParityTests
         PipelineReferenceCase c = PipelineReferenceCase.Load("11_img2img_strength0.6");
         using StableDiffusionImg2ImgPipeline pipe = StableDiffusionImg2ImgPipeline.FromPretrained(TestPaths.LegacyModel);
         c.ConfigureScheduler(pipe);
-        GenerationOptions options = c.Options();
-        options.OutputType = OutputType.Array;
-        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        GenerationOptions options = c.Options() with { OutputType = OutputType.Array };
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
         AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, "legacy img2img final latents");
         AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, "legacy img2img image");
     }
 
-    internal static void AssertImagesWithin(Image<Rgb24> expected, Image<Rgb24> actual, int levels, string what)
+    internal static void AssertImagesWithin(RgbImage expected, RgbImage actual, int levels, string what)
     {
         Assert.Equal(expected.Width, actual.Width);
         Assert.Equal(expected.Height, actual.Height);
-        var e = new Rgb24[expected.Width * expected.Height];
-        var a = new Rgb24[e.Length];
-        expected.CopyPixelDataTo(e);
-        actual.CopyPixelDataTo(a);
+        ReadOnlySpan<byte> e = expected.Pixels.Span, a = actual.Pixels.Span;
         int worst = 0;
         for (int i = 0; i < e.Length; i++)
         {
-            worst = Math.Max(worst, Math.Max(Math.Abs(e[i].R - a[i].R), Math.Max(Math.Abs(e[i].G - a[i].G), Math.Abs(e[i].B - a[i].B))));
+            worst = Math.Max(worst, Math.Abs(e[i] - a[i]));
         }
         Assert.True(worst <= levels, $"{what}: a pixel differs by {worst} levels (allowed {levels})");
     }
+
+    /// <summary>diffusers' UNet conditioning: cat([negative, prompt]).</summary>
+    internal static float[] Concat(PromptEmbeddings embeds) =>
+        [.. embeds.NegativePromptEmbeds is { } n ? n.AsSpan() : [], .. embeds.PromptEmbeds.AsSpan()];
 }

@@ -1,8 +1,9 @@
 using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Spright.Diffusion.ImageSharp;
 using Spright.Diffusion.Schedulers;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Pipelines;
@@ -16,7 +17,7 @@ internal sealed class PipelineReferenceCase
     {
         Name = name;
         Directory = TestPaths.Reference("pipeline", name);
-        string text = Spright.Diffusion.Hub.PythonJson.QuoteNonFiniteLiterals(File.ReadAllText(Path.Combine(Directory, "manifest.json")));
+        string text = Spright.Diffusion.Configuration.PythonJson.QuoteNonFiniteLiterals(File.ReadAllText(Path.Combine(Directory, "manifest.json")));
         _manifest = JsonDocument.Parse(text).RootElement.Clone();
     }
 
@@ -49,11 +50,12 @@ internal sealed class PipelineReferenceCase
         pipe.Scheduler = SchedulerRegistry.Create(SchedulerClass, pipe.Scheduler.Config, overrides);
     }
 
-    /// <summary>The call's arguments as <see cref="GenerationOptions"/>.</summary>
+    /// <summary>The call's arguments: <see cref="TextToImageOptions"/>, or <see cref="ImageToImageOptions"/> for
+    /// image-to-image cases.</summary>
     public GenerationOptions Options()
     {
         JsonElement call = Call;
-        var options = new GenerationOptions
+        GenerationOptions options = new TextToImageOptions
         {
             Seed = Seed,
             NumInferenceSteps = call.GetProperty("num_inference_steps").GetInt32(),
@@ -63,27 +65,18 @@ internal sealed class PipelineReferenceCase
             NumImagesPerPrompt = call.TryGetProperty("num_images_per_prompt", out JsonElement n) ? n.GetInt32() : 1,
             Height = call.TryGetProperty("height", out JsonElement h) ? h.GetInt32() : null,
             Width = call.TryGetProperty("width", out JsonElement w) ? w.GetInt32() : null,
+            Prompt = call.TryGetProperty("prompt", out JsonElement prompt) ? Strings(prompt) : null,
+            NegativePrompt = call.TryGetProperty("negative_prompt", out JsonElement negative) ? Strings(negative) : null,
+            PromptEmbeds = call.TryGetProperty("prompt_embeds", out JsonElement pe) ? Tensor(pe.GetString()!) : null,
+            NegativePromptEmbeds = call.TryGetProperty("negative_prompt_embeds", out JsonElement npe) ? Tensor(npe.GetString()!) : null,
         };
-        if (call.TryGetProperty("prompt", out JsonElement prompt))
-        {
-            options.Prompt = Strings(prompt);
-        }
-        if (call.TryGetProperty("negative_prompt", out JsonElement negative))
-        {
-            options.NegativePrompt = Strings(negative);
-        }
-        if (call.TryGetProperty("prompt_embeds", out JsonElement pe))
-        {
-            options.PromptEmbeds = Tensor(pe.GetString()!);
-        }
-        if (call.TryGetProperty("negative_prompt_embeds", out JsonElement npe))
-        {
-            options.NegativePromptEmbeds = Tensor(npe.GetString()!);
-        }
         if (call.TryGetProperty("image", out JsonElement image))
         {
-            options.Image = ImageInput.FromFile(Path.Combine(Directory, image.GetString()!));
-            options.Strength = call.GetProperty("strength").GetDouble();
+            options = new ImageToImageOptions(options)
+            {
+                Image = ImageFiles.Load(Path.Combine(Directory, image.GetString()!)),
+                Strength = call.GetProperty("strength").GetDouble(),
+            };
         }
         return options;
     }

@@ -1,4 +1,5 @@
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Tests.Reliability;
 

@@ -30,6 +30,8 @@ public sealed class CliErrorTests(ITestOutputHelper output) : IDisposable
         { "strength without init image", ["generate", "--prompt", "a", "--strength", "0.5"], ["--strength", "--init-image"] },
         { "missing init image", ["generate", "--prompt", "a", "--init-image", "no-such.png"], ["--init-image", "no-such.png"] },
         { "strength 1.5", ["generate", "--prompt", "a", "--init-image", "@image", "--strength", "1.5"], ["--strength", "1.5"] },
+        { "init image not an image", ["generate", "--prompt", "a", "--init-image", "@text"], ["--init-image", "text.png", "not a supported image"] },
+        { "init image bomb", ["generate", "--prompt", "a", "--init-image", "@bomb"], ["--init-image", "100000×100000"] },
         { "output in a missing folder", ["generate", "--prompt", "a", "--output", "missing/dir/out.png"], ["--output", "does not exist"] },
         { "output is a folder", ["generate", "--prompt", "a", "--output", "."], ["--output", "folder"] },
         { "npy over the image", ["generate", "--prompt", "a", "--output", "x.png", "--save-npy", "x.png"], ["--save-npy", "x.png"] },
@@ -57,8 +59,6 @@ public sealed class CliErrorTests(ITestOutputHelper output) : IDisposable
         { "cuda on the CPU package", ["--provider", "cuda"], ["CUDA", "Microsoft.ML.OnnxRuntime.Gpu"] },
         { "width not a multiple of the UNet's downsampling", ["--width", "40"], ["Width", "16", "40"] },
         { "more images than a call may make", ["--prompt", "b", "--num-images", "40"], ["NumImagesPerPrompt", "2 prompts × 40 images", "64"] },
-        { "init image not an image", ["--init-image", "@text"], ["Image", "text.png", "not a supported image"] },
-        { "init image bomb", ["--init-image", "@bomb"], ["Image", "100000×100000"] },
     };
 
     [Theory]

@@ -1,5 +1,6 @@
 using Spright.Diffusion.Schedulers;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Reliability;
@@ -19,7 +20,7 @@ public sealed class ConcurrencyTests
     {
         using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
         pipe.Scheduler = SchedulerRegistry.Create("DPMSolverMultistepScheduler", pipe.Scheduler.Config);
-        GenerationOptions[] calls = Enumerable.Range(0, Threads * CallsPerThread).Select(Call).ToArray();
+        TextToImageOptions[] calls = Enumerable.Range(0, Threads * CallsPerThread).Select(Call).ToArray();
 
         float[][] sequential = calls.Select(c => Run(pipe, c)).ToArray();
 
@@ -51,22 +52,7 @@ public sealed class ConcurrencyTests
         Assert.Equal(calls.Length, sequential.Select(r => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.AsSpan())))).Distinct().Count());
     }
 
-    [Fact]
-    public async Task Concurrent_async_calls_match_sequential_ones()
-    {
-        using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
-        GenerationOptions[] calls = Enumerable.Range(0, 8).Select(Call).ToArray();
-        float[][] sequential = calls.Select(c => Run(pipe, c)).ToArray();
-
-        StableDiffusionPipelineOutput[] outputs = await Task.WhenAll(calls.Select(c => pipe.GenerateAsync(c)));
-        for (int i = 0; i < calls.Length; i++)
-        {
-            using StableDiffusionPipelineOutput output = outputs[i];
-            Assert.True(sequential[i].AsSpan().SequenceEqual([.. output.Latents.AsSpan(), .. output.ImageArray!.AsSpan()]), $"async call {i} differs");
-        }
-    }
-
-    private static GenerationOptions Call(int i) => new()
+    private static TextToImageOptions Call(int i) => new()
     {
         Prompt = [$"a cube number {i}"],
         Seed = (ulong)(100 + i),
@@ -77,9 +63,9 @@ public sealed class ConcurrencyTests
         OutputType = OutputType.Array,
     };
 
-    private static float[] Run(StableDiffusionPipeline pipe, GenerationOptions options)
+    private static float[] Run(StableDiffusionPipeline pipe, TextToImageOptions options)
     {
-        using StableDiffusionPipelineOutput output = pipe.Generate(options);
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
         return [.. output.Latents.AsSpan(), .. output.ImageArray!.AsSpan()];
     }
 }

@@ -1,4 +1,6 @@
-using Spright.Diffusion.Models.Onnx;
+using Spright.Diffusion.OnnxRuntime;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.OnnxRuntime.Sessions;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Reliability;
@@ -12,9 +14,9 @@ public sealed class LoadErrorTests
     public void A_provider_missing_from_the_native_package_names_the_package_to_add(ExecutionProvider provider, string package)
     {
         // The test project references the CPU-only native package (Microsoft.ML.OnnxRuntime), so neither GPU provider exists.
-        Assert.DoesNotContain(provider == ExecutionProvider.Cuda ? "CUDAExecutionProvider" : "DmlExecutionProvider", OnnxSessionFactory.AvailableProviders());
+        Assert.DoesNotContain(provider == ExecutionProvider.Cuda ? "CUDAExecutionProvider" : "DmlExecutionProvider", ProviderResolver.AvailableProviders());
         var ex = Assert.Throws<ExecutionProviderUnavailableException>(() =>
-            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { ExecutionProvider = provider }));
+            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, TestModels.Options(new OnnxRuntimeSettings { ExecutionProvider = provider })));
         Assert.Equal(provider, ex.Provider);
         Assert.Contains(package, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message);
@@ -25,13 +27,17 @@ public sealed class LoadErrorTests
     {
         Assert.Equal("Scheduler", Assert.ThrowsAny<ArgumentException>(() =>
             DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { Scheduler = "FastScheduler" })).ParamName);
-        var threads = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { IntraOpNumThreads = -2 }));
+        Assert.Equal("Dtype", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { Dtype = (Dtype)3 })).ParamName);
+        Assert.Equal("Variant", Assert.ThrowsAny<ArgumentException>(() =>
+            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { Variant = "../fp16" })).ParamName);
+        var threads = Assert.Throws<ArgumentOutOfRangeException>(() => new OnnxRuntimeBackend(new OnnxRuntimeSettings { IntraOpNumThreads = -2 }));
         Assert.Equal(("IntraOpNumThreads", (object)(-2)), (threads.ParamName, threads.ActualValue));
-        Assert.Equal("DeviceId", Assert.Throws<ArgumentOutOfRangeException>(() =>
-            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { DeviceId = -1 })).ParamName);
+        Assert.Equal("DeviceId", Assert.Throws<ArgumentOutOfRangeException>(() => new OnnxRuntimeBackend(new OnnxRuntimeSettings { DeviceId = -1 })).ParamName);
         Assert.Equal("ExecutionProvider", Assert.Throws<ArgumentOutOfRangeException>(() =>
-            DiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { ExecutionProvider = (ExecutionProvider)42 })).ParamName);
+            new OnnxRuntimeBackend(new OnnxRuntimeSettings { ExecutionProvider = (ExecutionProvider)42 })).ParamName);
+        Assert.Equal("SplitUNetBatchFromLatentPixels", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new OnnxRuntimeBackend(new OnnxRuntimeSettings { SplitUNetBatchFromLatentPixels = -1 })).ParamName);
     }
 
     [Theory]
@@ -70,7 +76,7 @@ public sealed class LoadErrorTests
         using var model = new TempModelFolder(TestPaths.TinyModel);
         model.WriteBytes("text_encoder/model.onnx", OnnxTestGraphs.TextEncoder(32, expandSequence: 5));
         using var pipe = StableDiffusionPipeline.FromPretrained(model.Path);
-        var ex = Assert.Throws<ModelLoadException>(() => pipe.Generate(new GenerationOptions { Prompt = ["a"], Width = 32, Height = 32, NumInferenceSteps = 1 }));
+        var ex = Assert.Throws<ModelLoadException>(() => pipe.Generate(new TextToImageOptions { Prompt = ["a"], Width = 32, Height = 32, NumInferenceSteps = 1 }));
         Assert.Equal(Path.GetFullPath(model.File("text_encoder/model.onnx")), ex.FilePath);
         Assert.Contains("failed running the text_encoder graph", ex.Problem, StringComparison.Ordinal);
         Assert.DoesNotContain("onnxruntime::", ex.Problem, StringComparison.Ordinal);
@@ -94,10 +100,10 @@ public sealed class LoadErrorTests
             "[ONNXRuntimeError] : 1 : FAIL : tensorprotoutils.cc:1876 GetExtDataFromTensorProto External initializer: conv.weight offset: 1873408 " +
             "size to read: 147456 given file_length: 1573888 are out of bounds or can not be read in full.\n";
         Assert.Equal("External initializer: conv.weight offset: 1873408 size to read: 147456 given file_length: 1573888 are out of bounds or can not be read in full.",
-            OnnxSessionFactory.ShortenNativeMessage(native, path));
+            NativeMessages.Shorten(native, path));
         Assert.Equal("Protobuf parsing failed.",
-            OnnxSessionFactory.ShortenNativeMessage($"[ErrorCode:InvalidProtobuf] Load model from {path} failed:Protobuf parsing failed.", path));
-        Assert.Equal("odd", OnnxSessionFactory.ShortenNativeMessage("odd", path));
+            NativeMessages.Shorten($"[ErrorCode:InvalidProtobuf] Load model from {path} failed:Protobuf parsing failed.", path));
+        Assert.Equal("odd", NativeMessages.Shorten("odd", path));
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
-using Spright.Diffusion.Models.Onnx;
+using Spright.Diffusion.OnnxRuntime;
 using Spright.Diffusion.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -19,7 +19,7 @@ public sealed class MemoryCollection;
 [Collection(nameof(MemoryCollection))]
 public sealed class MemoryTests(ITestOutputHelper output)
 {
-    private static readonly DiffusionPipelineOptions Fast = new() { IntraOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC };
+    private static readonly DiffusionPipelineOptions Fast = TestModels.Options(new OnnxRuntimeSettings { IntraOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC });
 
     [Theory]
     [InlineData("text encoder graph of another width than the UNet")] // fails after 3 sessions
@@ -30,11 +30,11 @@ public sealed class MemoryTests(ITestOutputHelper output)
     {
         using var model = new TempModelFolder(TestPaths.TinyModel);
         BrokenModels.Get(brokenName).Break(model);
-        int sessions = OnnxComponent.LiveSessions;
+        int sessions = OnnxMetrics.Sessions;
 
         Assert.Throws<ModelLoadException>(() => StableDiffusionImg2ImgPipeline.FromPretrained(model.Path, Fast));
 
-        Assert.Equal(sessions, OnnxComponent.LiveSessions);
+        Assert.Equal(sessions, OnnxMetrics.Sessions);
     }
 
     /// <summary>
@@ -50,7 +50,7 @@ public sealed class MemoryTests(ITestOutputHelper output)
     {
         const int warmUp = 3, cycles = 12, window = 4;
         const long allowedGrowth = 64L << 20;
-        int sessions = OnnxComponent.LiveSessions, runners = OnnxUNetRunner.Live;
+        int sessions = OnnxMetrics.Sessions, runners = OnnxMetrics.Runners;
         for (int i = 0; i < warmUp; i++)
         {
             Cycle(sessions, runners);
@@ -69,8 +69,8 @@ public sealed class MemoryTests(ITestOutputHelper output)
         long before = workingSets.Take(window).Min(), after = workingSets.TakeLast(window).Min();
         long managedBefore = managed.Take(window).Min(), managedAfter = managed.TakeLast(window).Min();
         output.WriteLine($"{cycles} cycles in {stopwatch.ElapsedMilliseconds} ms; working set (MB) {string.Join(' ', workingSets.Select(w => w >> 20))}; managed {managedBefore >> 20} → {managedAfter >> 20} MB");
-        Assert.Equal(sessions, OnnxComponent.LiveSessions);
-        Assert.Equal(runners, OnnxUNetRunner.Live);
+        Assert.Equal(sessions, OnnxMetrics.Sessions);
+        Assert.Equal(runners, OnnxMetrics.Runners);
         Assert.True(after - before < allowedGrowth, $"working set grew by {(after - before) >> 20} MB over {cycles - window} cycles");
         Assert.True(managedAfter - managedBefore < allowedGrowth / 4, $"managed heap grew by {(managedAfter - managedBefore) >> 20} MB");
     }
@@ -79,10 +79,10 @@ public sealed class MemoryTests(ITestOutputHelper output)
     {
         using (var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel, Fast))
         {
-            Assert.Equal(sessions + 3, OnnxComponent.LiveSessions); // the counter sees this pipeline's sessions
+            Assert.Equal(sessions + 3, OnnxMetrics.Sessions); // the counter sees this pipeline's sessions
             foreach (int size in new[] { 32, 48 })
             {
-                using StableDiffusionPipelineOutput result = pipe.Generate(new GenerationOptions
+                StableDiffusionPipelineOutput result = pipe.Generate(new TextToImageOptions
                 {
                     Prompt = ["a cube"],
                     Width = size,
@@ -92,10 +92,10 @@ public sealed class MemoryTests(ITestOutputHelper output)
                 });
                 Assert.Single(result.Images);
             }
-            Assert.Equal(runners + 2, OnnxUNetRunner.Live); // pooled for reuse until the pipeline goes
+            Assert.Equal(runners + 2, OnnxMetrics.Runners); // pooled by the UNet for reuse until the pipeline goes
         }
-        Assert.Equal(sessions, OnnxComponent.LiveSessions);
-        Assert.Equal(runners, OnnxUNetRunner.Live);
+        Assert.Equal(sessions, OnnxMetrics.Sessions);
+        Assert.Equal(runners, OnnxMetrics.Runners);
     }
 
     private static (long WorkingSet, long Managed) Measure()

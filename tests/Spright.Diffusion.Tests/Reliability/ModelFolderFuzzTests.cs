@@ -1,3 +1,4 @@
+using Spright.Diffusion.OnnxRuntime;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -41,7 +42,7 @@ public sealed class ModelFolderFuzzTests(ITestOutputHelper output)
     ];
 
     // Session creation without graph optimisation: the same validation, a fraction of the time.
-    private static readonly DiffusionPipelineOptions Options = new() { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, IntraOpNumThreads = 1 };
+    private static readonly DiffusionPipelineOptions Options = TestModels.Options(new OnnxRuntimeSettings { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, IntraOpNumThreads = 1 });
 
     [Fact]
     public void Mutated_json_configs_fail_only_with_ModelLoadException()
@@ -108,8 +109,8 @@ public sealed class ModelFolderFuzzTests(ITestOutputHelper output)
         {
             try
             {
-                using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(32, 32);
-                using StableDiffusionPipelineOutput result = pipe.Generate(new GenerationOptions
+                var image = new Spright.Diffusion.Imaging.RgbImage(32, 32, new byte[32 * 32 * 3]);
+                StableDiffusionPipelineOutput result = pipe.Generate(new ImageToImageOptions
                 {
                     Prompt = ["a cube"],
                     Image = image,

@@ -1,7 +1,10 @@
 using System.Numerics.Tensors;
-using Spright.Diffusion.Models;
-using Spright.Diffusion.Models.Onnx;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Components;
+using Spright.Diffusion.OnnxRuntime;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.OnnxRuntime.Sessions;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Reliability;
@@ -13,38 +16,43 @@ namespace Spright.Diffusion.Tests.Reliability;
 public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<TinyPipelines>
 {
     [Fact]
-    public void Non_finite_latents_are_reported_not_returned()
+    public void Non_finite_initial_latents_are_refused_before_the_loop_naming_the_option()
     {
         var latents = new float[4 * 4 * 4];
         latents[5] = float.NaN;
-        var ex = Assert.Throws<NonFiniteOutputException>(() => pipes.Text2Img.Generate(new GenerationOptions
+        int steps = 0;
+        var ex = Assert.Throws<ArgumentException>(() => pipes.Text2Img.Generate(new TextToImageOptions
         {
             Prompt = ["a cube"],
             Width = 32,
             Height = 32,
             NumInferenceSteps = 2,
             Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4),
+            CallbackOnStepEnd = _ => steps++,
         }));
-        Assert.Equal("latents", ex.Stage);
-        Assert.True(ex.Count > 0);
-        Assert.Contains("float16", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("Latents", ex.ParamName);
+        Assert.Contains("flat index 5", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, steps);
     }
 
-    [Fact]
-    public void Latent_output_is_checked_too()
+    [Theory]
+    [InlineData(OutputType.Latent)]
+    [InlineData(OutputType.Image)]
+    public void Latents_that_become_non_finite_in_the_loop_are_reported_not_returned(OutputType outputType)
     {
-        var latents = new float[4 * 4 * 4];
-        latents.AsSpan().Fill(float.PositiveInfinity);
-        var ex = Assert.Throws<NonFiniteOutputException>(() => pipes.Text2Img.Generate(new GenerationOptions
+        var ex = Assert.Throws<NonFiniteOutputException>(() => pipes.Text2Img.Generate(new TextToImageOptions
         {
             Prompt = ["a cube"],
             Width = 32,
             Height = 32,
-            NumInferenceSteps = 1,
-            Latents = TensorShapes.Wrap(latents, 1, 4, 4, 4),
-            OutputType = OutputType.Latent,
+            NumInferenceSteps = 2,
+            Seed = 3,
+            OutputType = outputType,
+            CallbackOnStepEnd = ctx => ctx.Latents.AsSpan()[7] = float.PositiveInfinity,
         }));
         Assert.Equal("latents", ex.Stage);
+        Assert.True(ex.Count > 0);
+        Assert.Contains("inputs were finite", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -60,7 +68,7 @@ public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<Tin
             Scheduler = pipes.Text2Img.Scheduler,
         };
         using var pipe = new StableDiffusionPipeline(components);
-        GenerationOptions options = new() { Prompt = ["a cube"], Width = 32, Height = 32, NumInferenceSteps = 2, Seed = 1 };
+        TextToImageOptions options = new() { Prompt = ["a cube"], Width = 32, Height = 32, NumInferenceSteps = 2, Seed = 1 };
 
         var ex = Assert.Throws<NonFiniteOutputException>(() => pipe.Generate(options));
         Assert.Equal("decoded image", ex.Stage);
@@ -68,7 +76,7 @@ public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<Tin
         Assert.Throws<NonFiniteOutputException>(() => pipe.DecodeLatents(TensorShapes.Wrap(new float[4 * 4 * 4], 1, 4, 4, 4)));
 
         // The same call with an honest decoder succeeds: the guard reacts to the values, not to the call.
-        using StableDiffusionPipelineOutput fine = pipes.Text2Img.Generate(options);
+        StableDiffusionPipelineOutput fine = pipes.Text2Img.Generate(options);
         Assert.Single(fine.Images);
     }
 
@@ -80,7 +88,7 @@ public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<Tin
         using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.Fp16Model);
         var latents = new float[4 * 4 * 4];
         latents.AsSpan().Fill(60000f);
-        Assert.Throws<NonFiniteOutputException>(() => pipe.Generate(new GenerationOptions
+        Assert.Throws<NonFiniteOutputException>(() => pipe.Generate(new TextToImageOptions
         {
             Prompt = ["a cube"],
             Width = 32,
@@ -94,6 +102,8 @@ public sealed class NonFiniteGuardTests(TinyPipelines pipes) : IClassFixture<Tin
     private sealed class OverflowingDecoder(IVaeDecoder inner, int badValues) : IVaeDecoder
     {
         public VaeInfo Info => inner.Info;
+
+        public IDisposable? Acquire() => inner.Acquire();
 
         public Tensor<float> Decode(Tensor<float> latents, CancellationToken cancellationToken = default)
         {

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
+using Spright.Diffusion.Imaging;
+using Spright.Diffusion.Numerics;
+using Spright.Diffusion.Pipelines;
 using Spright.Diffusion.Schedulers;
-using Spright.Diffusion.Tensors;
 
 namespace Spright.Diffusion.Tests.Reliability;
 
@@ -13,7 +13,9 @@ namespace Spright.Diffusion.Tests.Reliability;
 /// </summary>
 public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<TinyPipelines>
 {
-    private static GenerationOptions Valid() => new() { Prompt = ["a cube"], NumInferenceSteps = 2, Width = 32, Height = 32, Seed = 1, OutputType = OutputType.Latent };
+    private static TextToImageOptions Valid() => new() { Prompt = ["a cube"], NumInferenceSteps = 2, Width = 32, Height = 32, Seed = 1, OutputType = OutputType.Latent };
+
+    private static ImageToImageOptions ValidImageToImage() => new(Valid()) { Image = new RgbImage(32, 32, new byte[32 * 32 * 3]) };
 
     public static TheoryData<string, object, string> OutOfRange() => new()
     {
@@ -22,6 +24,8 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
         { "NumInferenceSteps", 1001, "[1, 1000]" },
         { "GuidanceScale", double.NaN, "finite" },
         { "GuidanceScale", double.PositiveInfinity, "finite" },
+        { "GuidanceScale", 1e308, "[-1000, 1000]" },
+        { "OutputType", (OutputType)7, "Image, Array or Latent" },
         { "GuidanceRescale", 2.0, "[0, 1]" },
         { "GuidanceRescale", -0.1, "[0, 1]" },
         { "GuidanceRescale", double.NaN, "[0, 1]" },
@@ -39,7 +43,7 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
     [MemberData(nameof(OutOfRange))]
     public void Out_of_range_values_name_the_option_the_value_and_the_range(string option, object value, string allowed)
     {
-        GenerationOptions options = Valid();
+        GenerationOptions options = Valid() with { };
         typeof(GenerationOptions).GetProperty(option)!.SetValue(options, value);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pipes.Text2Img.Generate(options));
         Assert.Equal(option, ex.ParamName);
@@ -50,13 +54,11 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
     [Fact]
     public void Batch_limit_counts_prompts_times_images()
     {
-        GenerationOptions options = Valid();
-        options.Prompt = ["a", "b", "c"];
-        options.NumImagesPerPrompt = 22;
+        GenerationOptions options = Valid() with { Prompt = ["a", "b", "c"], NumImagesPerPrompt = 22 };
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pipes.Text2Img.Generate(options));
         Assert.Equal("NumImagesPerPrompt", ex.ParamName);
         Assert.Contains("3 prompts × 22 images", ex.Message, StringComparison.Ordinal);
-        Assert.Contains(StableDiffusionPipelineBase.MaxBatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message, StringComparison.Ordinal);
+        Assert.Contains(CallPlanner.MaxBatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message, StringComparison.Ordinal);
     }
 
     public static TheoryData<string, string> Inconsistent() => new()
@@ -70,62 +72,38 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
         { "embeddings of rank 2", "PromptEmbeds" },
         { "negative embeddings of another shape", "NegativePromptEmbeds" },
         { "latents of the wrong shape", "Latents" },
+        { "latents with NaN", "Latents" },
+        { "embeddings with infinity", "PromptEmbeds" },
+        { "non-finite custom timesteps", "Timesteps" },
         { "timesteps and sigmas", "Timesteps" },
         { "empty sigmas", "Sigmas" },
-        { "image given to text-to-image", "Image" },
+        { "image-to-image options given to text-to-image", "options" },
     };
 
     [Theory]
     [MemberData(nameof(Inconsistent))]
     public void Inconsistent_arguments_throw_ArgumentException_naming_the_option(string name, string option)
     {
-        GenerationOptions options = Valid();
-        switch (name)
+        TextToImageOptions valid = Valid();
+        GenerationOptions options = name switch
         {
-            case "negative prompts fewer than prompts":
-                options.Prompt = ["a", "b"];
-                options.NegativePrompt = ["x"];
-                break;
-            case "prompt and embeddings":
-                options.PromptEmbeds = Embeds(1, 32);
-                break;
-            case "neither prompt nor embeddings":
-                options.Prompt = [];
-                break;
-            case "null prompt":
-                options.Prompt = ["a", null!];
-                break;
-            case "negative prompt and negative embeddings":
-                options.NegativePrompt = ["x"];
-                options.NegativePromptEmbeds = Embeds(1, 32);
-                break;
-            case "embeddings of the wrong width":
-                options.Prompt = null;
-                options.PromptEmbeds = Embeds(1, 1024);
-                break;
-            case "embeddings of rank 2":
-                options.Prompt = null;
-                options.PromptEmbeds = TensorShapes.Wrap(new float[77 * 32], 77, 32);
-                break;
-            case "negative embeddings of another shape":
-                options.Prompt = null;
-                options.PromptEmbeds = Embeds(2, 32);
-                options.NegativePromptEmbeds = Embeds(1, 32);
-                break;
-            case "latents of the wrong shape":
-                options.Latents = TensorShapes.Wrap(new float[4 * 8 * 8], 1, 4, 8, 8);
-                break;
-            case "timesteps and sigmas":
-                options.Timesteps = [999f, 500f];
-                options.Sigmas = [14f, 1f];
-                break;
-            case "empty sigmas":
-                options.Sigmas = [];
-                break;
-            case "image given to text-to-image":
-                options.Image = ImageInput.FromArray(TensorShapes.Wrap(new float[32 * 32 * 3], 1, 32, 32, 3));
-                break;
-        }
+            "negative prompts fewer than prompts" => valid with { Prompt = ["a", "b"], NegativePrompt = ["x"] },
+            "prompt and embeddings" => valid with { PromptEmbeds = Embeds(1, 32) },
+            "neither prompt nor embeddings" => valid with { Prompt = [] },
+            "null prompt" => valid with { Prompt = ["a", null!] },
+            "negative prompt and negative embeddings" => valid with { NegativePrompt = ["x"], NegativePromptEmbeds = Embeds(1, 32) },
+            "embeddings of the wrong width" => valid with { Prompt = null, PromptEmbeds = Embeds(1, 1024) },
+            "embeddings of rank 2" => valid with { Prompt = null, PromptEmbeds = TensorShapes.Wrap(new float[77 * 32], 77, 32) },
+            "negative embeddings of another shape" => valid with { Prompt = null, PromptEmbeds = Embeds(2, 32), NegativePromptEmbeds = Embeds(1, 32) },
+            "latents of the wrong shape" => valid with { Latents = TensorShapes.Wrap(new float[4 * 8 * 8], 1, 4, 8, 8) },
+            "latents with NaN" => valid with { Latents = WithValue(TensorShapes.Wrap(new float[4 * 4 * 4], 1, 4, 4, 4), float.NaN) },
+            "embeddings with infinity" => valid with { Prompt = null, PromptEmbeds = WithValue(Embeds(1, 32), float.PositiveInfinity) },
+            "non-finite custom timesteps" => valid with { Timesteps = [999f, float.NaN] },
+            "timesteps and sigmas" => valid with { Timesteps = [999f, 500f], Sigmas = [14f, 1f] },
+            "empty sigmas" => valid with { Sigmas = [] },
+            "image-to-image options given to text-to-image" => ValidImageToImage(),
+            _ => throw new ArgumentOutOfRangeException(nameof(name)),
+        };
         ArgumentException ex = Assert.ThrowsAny<ArgumentException>(() => pipes.Text2Img.Generate(options));
         Assert.Equal(option, ex.ParamName);
         Assert.False(string.IsNullOrWhiteSpace(ex.Message));
@@ -137,10 +115,7 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
     [MemberData(nameof(BadStrengths))]
     public void Image_to_image_strength_outside_0_1_is_refused(double strength)
     {
-        using var image = new Image<Rgb24>(32, 32);
-        GenerationOptions options = Valid();
-        options.Image = image;
-        options.Strength = strength;
+        ImageToImageOptions options = ValidImageToImage() with { Strength = strength };
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pipes.Img2Img.Generate(options));
         Assert.Equal("Strength", ex.ParamName);
         Assert.Equal(strength, ex.ActualValue);
@@ -148,19 +123,12 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
     }
 
     [Fact]
-    public void Image_to_image_needs_an_image_and_no_latents_and_at_least_one_step()
+    public void Image_to_image_needs_an_image_its_own_options_and_at_least_one_step()
     {
-        Assert.Equal("Image", Assert.ThrowsAny<ArgumentException>(() => pipes.Img2Img.Generate(Valid())).ParamName);
+        Assert.Equal("Image", Assert.ThrowsAny<ArgumentException>(() => pipes.Img2Img.Generate(new ImageToImageOptions(Valid()))).ParamName);
+        Assert.Equal("options", Assert.ThrowsAny<ArgumentException>(() => pipes.Img2Img.Generate((GenerationOptions)Valid())).ParamName);
 
-        using var image = new Image<Rgb24>(32, 32);
-        GenerationOptions withLatents = Valid();
-        withLatents.Image = image;
-        withLatents.Latents = TensorShapes.Wrap(new float[4 * 4 * 4], 1, 4, 4, 4);
-        Assert.Equal("Latents", Assert.ThrowsAny<ArgumentException>(() => pipes.Img2Img.Generate(withLatents)).ParamName);
-
-        GenerationOptions tooWeak = Valid();
-        tooWeak.Image = image;
-        tooWeak.Strength = 0.2; // int(2 steps × 0.2) = 0 denoising steps
+        ImageToImageOptions tooWeak = ValidImageToImage() with { Strength = 0.2 }; // int(2 steps × 0.2) = 0 denoising steps
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pipes.Img2Img.Generate(tooWeak));
         Assert.Equal("Strength", ex.ParamName);
         Assert.Contains("no denoising step", ex.Message, StringComparison.Ordinal);
@@ -174,13 +142,14 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
         Assert.Equal("prompt", Assert.Throws<ArgumentNullException>(() => pipes.Text2Img.Generate((string)null!)).ParamName);
         Assert.Equal("latents", Assert.Throws<ArgumentNullException>(() => pipes.Text2Img.DecodeLatents(null!)).ParamName);
         Assert.Equal("value", Assert.Throws<ArgumentNullException>(() => pipes.Text2Img.Scheduler = null!).ParamName);
-        Assert.Equal("modelPath", Assert.ThrowsAny<ArgumentException>(() => DiffusionPipeline.FromPretrained(" ")).ParamName);
+        Assert.Equal("pretrainedModelNameOrPath", Assert.ThrowsAny<ArgumentException>(() => DiffusionPipeline.FromPretrained(" ")).ParamName);
     }
 
     [Fact]
     public void Direct_component_calls_validate_their_arguments()
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pipes.Text2Img.EncodePrompt(["a"], 0, true));
+        Assert.Equal("latents", Assert.Throws<ArgumentException>(() => pipes.Text2Img.DecodeLatents(WithValue(TensorShapes.Wrap(new float[64], 1, 4, 4, 4), float.NaN))).ParamName);
         Assert.Equal("numImagesPerPrompt", ex.ParamName);
         Assert.Equal("latents", Assert.ThrowsAny<ArgumentException>(() => pipes.Text2Img.DecodeLatents(TensorShapes.Wrap(new float[16], 4, 4))).ParamName);
     }
@@ -203,13 +172,18 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
     [Fact]
     public void A_rejected_call_leaves_the_pipeline_usable_and_unchanged()
     {
-        GenerationOptions bad = Valid();
-        bad.GuidanceRescale = 3;
+        GenerationOptions bad = Valid() with { GuidanceRescale = 3 };
         Assert.Throws<ArgumentOutOfRangeException>(() => pipes.Text2Img.Generate(bad));
-        using StableDiffusionPipelineOutput a = pipes.Text2Img.Generate(Valid());
-        using StableDiffusionPipelineOutput b = pipes.Text2Img.Generate(Valid());
+        StableDiffusionPipelineOutput a = pipes.Text2Img.Generate(Valid());
+        StableDiffusionPipelineOutput b = pipes.Text2Img.Generate(Valid());
         Assert.Equal(a.Latents.AsSpan().ToArray(), b.Latents.AsSpan().ToArray());
     }
 
     private static Tensor<float> Embeds(int batch, int width) => TensorShapes.Wrap(new float[batch * 77 * width], batch, 77, width);
+
+    private static Tensor<float> WithValue(Tensor<float> tensor, float value)
+    {
+        tensor.AsSpan()[^1] = value;
+        return tensor;
+    }
 }

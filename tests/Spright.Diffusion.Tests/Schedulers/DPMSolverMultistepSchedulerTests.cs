@@ -442,8 +442,8 @@ public sealed class DPMSolverMultistepSchedulerTests
             var withVariance = new float[6 * 16];
             eps.CopyTo(withVariance, 0);
             Array.Fill(withVariance, 9f, 3 * 16, 3 * 16);
-            plain.Step(Spright.Diffusion.Tensors.TensorShapes.Wrap(eps, 1, 3, 4, 4), plain.Timesteps[step], Spright.Diffusion.Tensors.TensorShapes.Wrap(x1, 1, 3, 4, 4));
-            learned.Step(Spright.Diffusion.Tensors.TensorShapes.Wrap(withVariance, 1, 6, 4, 4), learned.Timesteps[step], Spright.Diffusion.Tensors.TensorShapes.Wrap(x2, 1, 3, 4, 4));
+            plain.Step(Spright.Diffusion.Numerics.TensorShapes.Wrap(eps, 1, 3, 4, 4), plain.Timesteps[step], Spright.Diffusion.Numerics.TensorShapes.Wrap(x1, 1, 3, 4, 4));
+            learned.Step(Spright.Diffusion.Numerics.TensorShapes.Wrap(withVariance, 1, 6, 4, 4), learned.Timesteps[step], Spright.Diffusion.Numerics.TensorShapes.Wrap(x2, 1, 3, 4, 4));
         }
         Assert.Equal(x1, x2);
     }

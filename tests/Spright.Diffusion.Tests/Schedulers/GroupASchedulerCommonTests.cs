@@ -2,7 +2,8 @@ using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Schedulers;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using static Spright.Diffusion.Tests.Schedulers.GroupASchedulerTestKit;
 
 namespace Spright.Diffusion.Tests.Schedulers;

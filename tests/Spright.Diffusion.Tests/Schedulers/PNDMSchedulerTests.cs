@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using Spright.Diffusion.Schedulers;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 using static Spright.Diffusion.Tests.Schedulers.GroupASchedulerTestKit;
 

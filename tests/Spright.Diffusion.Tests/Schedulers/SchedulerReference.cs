@@ -2,7 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Schedulers;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.IO;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Schedulers;
@@ -12,7 +13,7 @@ internal sealed class SchedulerReferenceCase
 {
     private static readonly Lazy<JsonElement> ManifestRoot = new(() =>
     {
-        string text = Spright.Diffusion.Hub.PythonJson.QuoteNonFiniteLiterals(File.ReadAllText(TestPaths.Reference("schedulers", "manifest.json")));
+        string text = Spright.Diffusion.Configuration.PythonJson.QuoteNonFiniteLiterals(File.ReadAllText(TestPaths.Reference("schedulers", "manifest.json")));
         return JsonDocument.Parse(text).RootElement.Clone();
     });
 

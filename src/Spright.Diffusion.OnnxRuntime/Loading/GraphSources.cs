@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Components;
+using Spright.Diffusion.Configuration;
+
+namespace Spright.Diffusion.OnnxRuntime.Loading;
+
+/// <summary>The graph of one component: the <c>model.onnx</c> to load and the folder holding its <c>config.json</c>.</summary>
+/// <param name="ModelPath">The graph file.</param>
+/// <param name="ConfigDirectory">The folder of the component's <c>config.json</c>.</param>
+/// <param name="Built">Whether the graph was built from a diffusers folder (rather than exported).</param>
+internal readonly record struct GraphSource(string ModelPath, string ConfigDirectory, bool Built);
+
+/// <summary>Finds each component's graph: an exported <c>model.onnx</c> in its folder, or a graph built from the
+/// folder's <c>config.json</c> and safetensors (diffusers layout).</summary>
+internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest request, ILogger logger)
+{
+    private readonly Dictionary<string, string> _paths = new(StringComparer.Ordinal);
+    private bool _warnedExportOptions;
+
+    /// <summary>The graph file found for <paramref name="component"/> (for messages).</summary>
+    public string PathOf(string component) => _paths.GetValueOrDefault(component, component);
+
+    /// <summary>The graph of <paramref name="component"/> (<c>text_encoder</c>, <c>unet</c>, <c>vae_decoder</c>,
+    /// <c>vae_encoder</c>) in <paramref name="folder"/>.</summary>
+    public GraphSource Get(string component, string folder, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string exported = Path.Combine(folder, "model.onnx");
+        if (File.Exists(exported))
+        {
+            WarnIgnoredOptions();
+            _paths[component] = exported;
+            return new GraphSource(exported, folder, Built: false);
+        }
+        if (IsDiffusersFolder(folder))
+        {
+            throw new ModelLoadException(folder,
+                $"the {component} folder is in the diffusers layout (config.json + safetensors); building its ONNX graph is not available in this build");
+        }
+        throw new ModelLoadException(exported, $"the {component} graph file is missing (no model.onnx, and no config.json with *.safetensors to build one from)");
+    }
+
+    /// <summary>Whether a component folder holds a diffusers model (config.json + safetensors) rather than an ONNX graph.</summary>
+    public static bool IsDiffusersFolder(string folder) =>
+        File.Exists(Path.Combine(folder, "config.json")) && Directory.EnumerateFiles(folder, "*.safetensors").Any();
+
+    /// <summary>An ONNX export fixes its precision and weight files: Dtype and Variant cannot change them.</summary>
+    private void WarnIgnoredOptions()
+    {
+        if (_warnedExportOptions || (request.Dtype is null && request.Variant is null))
+        {
+            return;
+        }
+        _warnedExportOptions = true;
+        logger.LogWarning("{Model} is an ONNX export ({Index}): its graphs fix their precision and weights, so Dtype {Dtype} and Variant {Variant} are ignored.",
+            request.ModelPath, index.Path, request.Dtype, request.Variant);
+    }
+}

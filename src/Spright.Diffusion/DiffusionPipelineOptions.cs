@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Components;
+
+namespace Spright.Diffusion;
+
+/// <summary>How <see cref="DiffusionPipeline.FromPretrained(string, DiffusionPipelineOptions?, CancellationToken)"/> loads a
+/// model, named after the keyword arguments of diffusers' <c>from_pretrained</c>.</summary>
+public sealed record DiffusionPipelineOptions
+{
+    /// <summary>The backend that loads and runs the model components. Null (the default) uses the ONNX Runtime backend of
+    /// the <c>Spright.Diffusion.OnnxRuntime</c> package with its default settings, found at run time when the app
+    /// references that package; set it (e.g. <c>new OnnxRuntimeBackend(settings)</c>) to choose the execution provider
+    /// and session settings, or for trimmed apps.</summary>
+    public IComponentLoader? Backend { get; init; }
+
+    /// <summary>The precision to compute in (<c>torch_dtype</c>); null (the default) keeps what the model stores:
+    /// float32 for diffusers folders and float32 exports, float16 for float16 exports.</summary>
+    public Dtype? Dtype { get; init; }
+
+    /// <summary>Load the weight files of this variant (<c>variant="fp16"</c> loads <c>*.fp16.safetensors</c>); null (the
+    /// default) loads the plain files.</summary>
+    public string? Variant { get; init; }
+
+    /// <summary>Load this scheduler class (e.g. <c>EulerDiscreteScheduler</c>) from the folder's scheduler config instead
+    /// of the one <c>model_index.json</c> names.</summary>
+    public string? Scheduler { get; init; }
+
+    /// <summary>Use transformers' ftfy text clean-up in the tokenizer (what users with ftfy installed get); default false,
+    /// the path a plain <c>pip install diffusers transformers</c> user has.</summary>
+    public bool UseFtfy { get; init; }
+
+    /// <summary>Low-memory mode (diffusers' model offloading): each component is loaded when its stage starts and released
+    /// when it ends, so the peak is the largest component with its working memory rather than the sum of all. Every call
+    /// then pays the loads. Default false.</summary>
+    public bool LowMemory { get; init; }
+
+    /// <summary>The logger factory for this pipeline (defaults to <see cref="Logging.DiffusionLogging.LoggerFactory"/>).</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+}
