@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Tensors;
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tensors;
 
 namespace Spright.Diffusion.Schedulers;

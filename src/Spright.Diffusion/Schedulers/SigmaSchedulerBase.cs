@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tensors;
 
 namespace Spright.Diffusion.Schedulers;

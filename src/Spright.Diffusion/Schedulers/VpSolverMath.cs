@@ -1,3 +1,4 @@
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tensors;
 
 namespace Spright.Diffusion.Schedulers;

@@ -1,3 +1,4 @@
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Schedulers;
 
 namespace Spright.Diffusion.Tests.Schedulers;
