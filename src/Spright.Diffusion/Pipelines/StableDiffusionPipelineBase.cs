@@ -382,7 +382,10 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
                 }
                 long t3 = observer is null ? 0 : Stopwatch.GetTimestamp();
 
-                scheduler.Step(noiseTensor, t, latentTensor, generator, eta);
+                // diffusers' prepare_extra_step_kwargs: eta goes only to a scheduler whose step takes it (DDIM).
+                _ = scheduler is IEtaScheduler etaScheduler
+                    ? etaScheduler.Step(noiseTensor, t, latentTensor, eta, generator)
+                    : scheduler.Step(noiseTensor, t, latentTensor, generator);
 
                 if (observer is not null)
                 {

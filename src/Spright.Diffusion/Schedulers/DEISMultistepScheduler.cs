@@ -15,144 +15,69 @@ namespace Spright.Diffusion.Schedulers;
 /// <c>deis</c>/<c>logrho</c>, as diffusers does.
 /// </summary>
 /// <remarks>diffusers 0.31 cannot build a DEIS schedule with <c>use_exponential_sigmas</c> or <c>use_beta_sigmas</c>
-/// (its <c>set_timesteps</c> fails), so <see cref="SetTimesteps(int)"/> throws <see cref="NotSupportedException"/> for
+/// (its <c>set_timesteps</c> fails), so <see cref="IScheduler.SetTimesteps(int)"/> throws <see cref="NotSupportedException"/> for
 /// them; DEIS takes no custom timesteps in diffusers 0.31 either.</remarks>
 public sealed class DEISMultistepScheduler : SchedulerBase
 {
-    private const string Name = "DEISMultistepScheduler";
-
-    private readonly TrainingTables _tables;
     private readonly SolverHistory _history = new();
     private int _lowerOrderNums;
     private float[]? _scratch;
     private float[]? _thresholdSort;
 
-    private DEISMultistepScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base(Name, config, explicitKeys, logger)
+    /// <summary>Creates a DEIS scheduler, like <c>DEISMultistepScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public DEISMultistepScheduler(DEISMultistepSchedulerOptions? options = null)
+        : this(SchedulerSignatures.DEIS.Bind(options ?? new()), null)
     {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 2, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        SolverOrder = Options.Int("solver_order", 2, min: 1, max: 3);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        Thresholding = Options.Bool("thresholding", false);
-        DynamicThresholdingRatio = Options.Double("dynamic_thresholding_ratio", 0.995, min: 0, max: 1);
-        SampleMaxValue = Options.Double("sample_max_value", 1.0, min: 0);
-        string algorithmType = Options.String("algorithm_type", "deis", "deis", "dpmsolver", "dpmsolver++");
-        string solverType = Options.String("solver_type", "logrho", "logrho", "midpoint", "heun", "bh1", "bh2");
-        LowerOrderFinal = Options.Bool("lower_order_final", true);
-        UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
-        UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
-        UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", SpacedTimesteps.Names);
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        CompleteConfig();
+    }
 
-        SigmaScheduleMath.CheckSigmaOptions(Name, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
-        if (algorithmType != "deis")
+    internal DEISMultistepScheduler(BoundOptions<DEISMultistepSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, logger)
+    {
+        Options = bound.Options;
+        if (Options.AlgorithmType != AlgorithmType.Deis)
         {
-            UpdateConfig("algorithm_type", JsonValue.Create("deis"));
+            MapOption("algorithm_type", AlgorithmType.Deis);
         }
-        if (solverType != "logrho")
+        if (Options.SolverType != SolverType.LogRho)
         {
-            UpdateConfig("solver_type", JsonValue.Create("logrho"));
+            MapOption("solver_type", SolverType.LogRho);
         }
 
-        _tables = new TrainingTables(BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false, clampTerminal: false));
-        InitNoiseSigma = 1f;
-        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
-        SigmaValues = (float[])_tables.Sigmas.Clone();
+        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options));
+        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
+        SigmaValues = (float[])Tables.Sigmas.Clone();
         _history.Reset(SolverOrder);
     }
 
-    /// <summary>Creates a scheduler with diffusers' default options.</summary>
-    public DEISMultistepScheduler()
-        : this(SchedulerConfig.Empty, null, null)
-    {
-    }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal DEISMultistepSchedulerOptions Options { get; }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
-
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
-
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
-
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary>The solver order: 1, 2 or 3.</summary>
-    public int SolverOrder { get; }
-
-    /// <summary><c>epsilon</c>, <c>sample</c> or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary>Whether dynamic thresholding is applied to the predicted x₀.</summary>
-    public bool Thresholding { get; }
-
-    /// <summary>The quantile of dynamic thresholding.</summary>
-    public double DynamicThresholdingRatio { get; }
-
-    /// <summary>The upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; }
-
-    /// <summary>Whether the last steps of short schedules (&lt; 15 steps) use lower orders.</summary>
-    public bool LowerOrderFinal { get; }
-
-    /// <summary>Whether the sigmas follow Karras et al. (2022).</summary>
-    public bool UseKarrasSigmas { get; }
-
-    /// <summary>Exponential sigmas (not usable with diffusers 0.31's DEIS).</summary>
-    public bool UseExponentialSigmas { get; }
-
-    /// <summary>Beta sigmas (not usable with diffusers 0.31's DEIS).</summary>
-    public bool UseBetaSigmas { get; }
-
-    /// <summary><c>linspace</c>, <c>leading</c> or <c>trailing</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _tables.AlphasCumprod;
-
-    /// <inheritdoc />
-    public override bool HasIntegerTimesteps => true;
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>from_config</c>.</summary>
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>DEISMultistepScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
     /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    public static DEISMultistepScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static DEISMultistepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (DEISMultistepScheduler)SchedulerRegistry.Create(nameof(DEISMultistepScheduler), config, overrides, logger);
 
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set.</param>
-    /// <param name="logger">Where warnings go.</param>
-    /// <returns>The scheduler.</returns>
-    public static DEISMultistepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (DEISMultistepScheduler)SchedulerRegistry.Create(Name, config, overrides, logger);
+    private int NumTrainTimesteps => Options.NumTrainTimesteps;
 
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new DEISMultistepScheduler(config, explicitKeys, logger);
+    private int SolverOrder => Options.SolverOrder;
 
     /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        long[] timesteps = SpacedTimesteps.Solver(TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        long[] timesteps = SpacedTimesteps.Solver(Options.TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, Options.StepsOffset);
         float[] sigmaValues;
-        if (UseKarrasSigmas)
+        if (Options.SigmaSpacing == SigmaSpacing.Karras)
         {
-            double[] sigmas = SigmaScheduleMath.Karras(_tables.Sigmas[0], _tables.Sigmas[^1], numInferenceSteps);
-            timesteps = _tables.RoundedTimestepsOf(sigmas);
+            double[] sigmas = SigmaScheduleMath.Karras(Tables.Sigmas[0], Tables.Sigmas[^1], numInferenceSteps);
+            timesteps = Tables.RoundedTimestepsOf(sigmas);
             sigmaValues = new float[sigmas.Length + 1];
             for (int i = 0; i < sigmas.Length; i++)
             {
@@ -160,19 +85,19 @@ public sealed class DEISMultistepScheduler : SchedulerBase
             }
             sigmaValues[^1] = sigmaValues[^2]; // DEIS repeats the last Karras sigma
         }
-        else if (UseExponentialSigmas || UseBetaSigmas)
+        else if (Options.SigmaSpacing != SigmaSpacing.None)
         {
-            throw VpSolverMath.UnbuildableSigmas(Name, UseExponentialSigmas, "use_karras_sigmas");
+            throw VpSolverMath.UnbuildableSigmas(ClassName, Options.SigmaSpacing, "use_karras_sigmas");
         }
         else
         {
             sigmaValues = new float[timesteps.Length + 1];
-            double[] sigmas = _tables.SigmasAt(timesteps);
+            double[] sigmas = Tables.SigmasAt(timesteps);
             for (int i = 0; i < sigmas.Length; i++)
             {
                 sigmaValues[i] = (float)sigmas[i];
             }
-            sigmaValues[^1] = _tables.Sigmas[0];
+            sigmaValues[^1] = Tables.Sigmas[0];
         }
         SigmaValues = sigmaValues;
         TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
@@ -184,21 +109,18 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
         CheckStepArguments(modelOutput, sample);
-        if (NumInferenceSteps == 0)
-        {
-            throw new InvalidOperationException($"{Name}: call SetTimesteps before Step.");
-        }
+        EnsureStepsSet();
         int index = EnsureSolverStepIndex(timestep);
         int count = TimestepValues.Length;
         if (index >= count)
         {
-            throw new InvalidOperationException($"{Name}: all {count} steps have run; call SetTimesteps again.");
+            throw new InvalidOperationException($"{ClassName}: all {count} steps have run; call SetTimesteps again.");
         }
-        bool lowerOrderFinal = index == count - 1 && LowerOrderFinal && count < 15;
-        bool lowerOrderSecond = index == count - 2 && LowerOrderFinal && count < 15;
+        bool lowerOrderFinal = index == count - 1 && Options.LowerOrderFinal && count < 15;
+        bool lowerOrderSecond = index == count - 2 && Options.LowerOrderFinal && count < 15;
 
         Span<float> x = sample.AsSpan();
         int n = x.Length;
@@ -234,10 +156,10 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
         int n = sample.Length;
         Span<float> x0 = Rent(ref _scratch, n);
-        VpSolverMath.PredictOriginalSample(PredictionType, alphaT, sigmaT, modelOutput, sample, x0);
-        if (Thresholding)
+        VpSolverMath.PredictOriginalSample(Options.PredictionType, alphaT, sigmaT, modelOutput, sample, x0);
+        if (Options.Thresholding)
         {
-            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
+            DynamicThresholding.Apply(x0, batch, (float)Options.DynamicThresholdingRatio, (float)Options.SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
         }
         ElementwiseOps.SubtractScaledThenDivide(sample, alphaT, x0, sigmaT, destination);
     }
@@ -326,9 +248,6 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
-    {
-        CheckAddNoiseArguments(originalSamples, noise, destination);
+    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
         VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
-    }
 }

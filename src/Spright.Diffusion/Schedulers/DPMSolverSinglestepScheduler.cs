@@ -18,15 +18,12 @@ namespace Spright.Diffusion.Schedulers;
 /// diffusers switches <c>lower_order_final</c> on (in the configuration, with a warning) when it is off and
 /// <c>final_sigmas_type</c> is <c>zero</c> — unconditionally at the first <c>set_timesteps</c>; this class applies that
 /// at construction so the configuration reads the same before and after. With <c>sigma_min</c> it happens in
-/// <see cref="SetTimesteps(int)"/> when the step count is not a multiple of the order. Not usable in diffusers 0.31
+/// <see cref="IScheduler.SetTimesteps(int)"/> when the step count is not a multiple of the order. Not usable in diffusers 0.31
 /// and therefore rejected: <c>use_exponential_sigmas</c> / <c>use_beta_sigmas</c> (their schedule raises),
 /// thresholding with <c>dpmsolver</c>, and third-order <c>sde-dpmsolver++</c> steps.
 /// </remarks>
 public sealed class DPMSolverSinglestepScheduler : SchedulerBase
 {
-    private const string Name = "DPMSolverSinglestepScheduler";
-
-    private readonly TrainingTables _tables;
     private readonly SolverHistory _history = new();
     private int[] _orderList = [];
     private float[]? _segmentStart;
@@ -39,154 +36,66 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     private float[]? _thresholdSort;
     private float[]? _thresholdWork;
 
-    private DPMSolverSinglestepScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base(Name, config, explicitKeys, logger)
+    /// <summary>Creates a DPM-Solver singlestep scheduler, like <c>DPMSolverSinglestepScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public DPMSolverSinglestepScheduler(DPMSolverSinglestepSchedulerOptions? options = null)
+        : this(SchedulerSignatures.DPMSolverSinglestep.Bind(options ?? new()), null)
     {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 2, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        SolverOrder = Options.Int("solver_order", 2, min: 1, max: 3);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        Thresholding = Options.Bool("thresholding", false);
-        DynamicThresholdingRatio = Options.Double("dynamic_thresholding_ratio", 0.995, min: 0, max: 1);
-        SampleMaxValue = Options.Double("sample_max_value", 1.0, min: 0);
-        string algorithmType = Options.String("algorithm_type", "dpmsolver++", "dpmsolver", "dpmsolver++", "sde-dpmsolver++", "deis");
-        string solverType = Options.String("solver_type", "midpoint", "midpoint", "heun", "logrho", "bh1", "bh2");
-        bool lowerOrderFinal = Options.Bool("lower_order_final", false);
-        UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
-        UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
-        UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        FinalSigmasType = Options.String("final_sigmas_type", "zero", "zero", "sigma_min");
-        LambdaMinClipped = Options.Double("lambda_min_clipped", double.NegativeInfinity);
-        VarianceType = Options.NullableString("variance_type", null, VpSolverMath.VarianceTypes);
-        CompleteConfig();
+    }
 
-        SigmaScheduleMath.CheckSigmaOptions(Name, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
-        if (!DpmSolverUpdates.IsDataPrediction(algorithmType) && FinalSigmasType == "zero")
+    internal DPMSolverSinglestepScheduler(BoundOptions<DPMSolverSinglestepSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, logger)
+    {
+        Options = bound.Options;
+        if (!DpmSolverUpdates.IsDataPrediction(Options.AlgorithmType) && Options.FinalSigmasType == FinalSigmasType.Zero)
         {
-            throw new ArgumentException($"{Name} option 'final_sigmas_type' \"zero\" is not supported with algorithm_type \"{algorithmType}\"; use \"sigma_min\" (\"zero\" needs \"dpmsolver++\" or \"sde-dpmsolver++\").", "final_sigmas_type");
+            throw VpSolverMath.FinalSigmaZeroUnsupported(ClassName, Options.AlgorithmType);
         }
-        if (algorithmType == "deis")
+        AlgorithmType = Options.AlgorithmType == AlgorithmType.Deis ? MapOption("algorithm_type", AlgorithmType.DpmSolverPlusPlus) : Options.AlgorithmType;
+        SolverType = Options.SolverType is SolverType.LogRho or SolverType.Bh1 or SolverType.Bh2 ? MapOption("solver_type", SolverType.Midpoint) : Options.SolverType;
+        LowerOrderFinal = Options.LowerOrderFinal;
+        if (!LowerOrderFinal && Options.FinalSigmasType == FinalSigmasType.Zero)
         {
-            algorithmType = "dpmsolver++";
-            UpdateConfig("algorithm_type", JsonValue.Create(algorithmType));
-        }
-        if (solverType is "logrho" or "bh1" or "bh2")
-        {
-            solverType = "midpoint";
-            UpdateConfig("solver_type", JsonValue.Create(solverType));
-        }
-        AlgorithmType = algorithmType;
-        SolverType = solverType;
-        LowerOrderFinal = lowerOrderFinal;
-        if (!LowerOrderFinal && FinalSigmasType == "zero")
-        {
-            Logger.LogWarning("{ClassName}: final_sigmas_type \"zero\" is not supported with lower_order_final=false; setting lower_order_final to true.", Name);
+            Logger.LogWarning("{ClassName}: final_sigmas_type \"zero\" is not supported with lower_order_final=false; setting lower_order_final to true.", ClassName);
             SetLowerOrderFinal();
         }
 
-        _tables = new TrainingTables(BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false, clampTerminal: false));
-        InitNoiseSigma = 1f;
-        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
-        SigmaValues = (float[])_tables.Sigmas.Clone();
+        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options));
+        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
+        SigmaValues = (float[])Tables.Sigmas.Clone();
         _history.Reset(SolverOrder);
     }
 
-    /// <summary>Creates a scheduler with diffusers' default options.</summary>
-    public DPMSolverSinglestepScheduler()
-        : this(SchedulerConfig.Empty, null, null)
-    {
-    }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal DPMSolverSinglestepSchedulerOptions Options { get; }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
-
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
-
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
-
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary>The solver order: 1, 2 or 3.</summary>
-    public int SolverOrder { get; }
-
-    /// <summary><c>epsilon</c>, <c>sample</c> or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary>Whether dynamic thresholding is applied to the predicted x₀ (DPM-Solver++ only).</summary>
-    public bool Thresholding { get; }
-
-    /// <summary>The quantile of dynamic thresholding.</summary>
-    public double DynamicThresholdingRatio { get; }
-
-    /// <summary>The upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; }
-
-    /// <summary><c>dpmsolver++</c>, <c>sde-dpmsolver++</c> or <c>dpmsolver</c> (<c>deis</c> is read as <c>dpmsolver++</c>).</summary>
-    public string AlgorithmType { get; }
+    /// <summary>The algorithm (<c>deis</c> is read as <c>dpmsolver++</c>, as diffusers does).</summary>
+    internal AlgorithmType AlgorithmType { get; }
 
     /// <summary><c>midpoint</c> or <c>heun</c> (<c>logrho</c>, <c>bh1</c>, <c>bh2</c> are read as <c>midpoint</c>).</summary>
-    public string SolverType { get; }
+    internal SolverType SolverType { get; }
 
     /// <summary>Whether the order list ends with lower orders (see the class remarks for when it is forced on).</summary>
-    public bool LowerOrderFinal { get; private set; }
-
-    /// <summary>Whether the sigmas follow Karras et al. (2022).</summary>
-    public bool UseKarrasSigmas { get; }
-
-    /// <summary>Exponential sigmas (not usable with diffusers 0.31's singlestep solver).</summary>
-    public bool UseExponentialSigmas { get; }
-
-    /// <summary>Beta sigmas (not usable with diffusers 0.31's singlestep solver).</summary>
-    public bool UseBetaSigmas { get; }
-
-    /// <summary><c>zero</c> or <c>sigma_min</c>.</summary>
-    public string FinalSigmasType { get; }
-
-    /// <summary>The λ(t) below which training timesteps are excluded (−∞ = none).</summary>
-    public double LambdaMinClipped { get; }
-
-    /// <summary><c>learned</c> / <c>learned_range</c> for models that also predict their variance, another DDPM variance
-    /// name, or <see langword="null"/>.</summary>
-    public string? VarianceType { get; }
-
-    /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _tables.AlphasCumprod;
+    internal bool LowerOrderFinal { get; private set; }
 
     /// <summary>The solver order of every step of the current schedule (diffusers' <c>order_list</c>).</summary>
-    public IReadOnlyList<int> OrderList => _orderList;
+    internal IReadOnlyList<int> OrderList => _orderList;
 
-    /// <inheritdoc />
-    public override bool HasIntegerTimesteps => true;
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>from_config</c>.</summary>
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>DPMSolverSinglestepScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
     /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    public static DPMSolverSinglestepScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
-
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set; unknown names are an error.</param>
-    /// <param name="logger">Where warnings go.</param>
-    /// <returns>The scheduler.</returns>
-    public static DPMSolverSinglestepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (DPMSolverSinglestepScheduler)SchedulerRegistry.Create(Name, config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new DPMSolverSinglestepScheduler(config, explicitKeys, logger);
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static DPMSolverSinglestepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (DPMSolverSinglestepScheduler)SchedulerRegistry.Create(nameof(DPMSolverSinglestepScheduler), config, overrides, logger);
 
     /// <summary>diffusers' <c>get_order_list</c>: the solver order of each of <paramref name="steps"/> steps.</summary>
     /// <param name="steps">The number of steps.</param>
     /// <returns>The orders.</returns>
-    public int[] GetOrderList(int steps)
+    internal int[] GetOrderList(int steps)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         var orders = new List<int>(steps);
@@ -251,54 +160,53 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         return orders.ToArray();
     }
 
+    private int NumTrainTimesteps => Options.NumTrainTimesteps;
+
+    private int SolverOrder => Options.SolverOrder;
+
     /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         RejectUnusableSigmas();
-        int clipped = VpSolverMath.ClippedCount(_tables.Lambdas, LambdaMinClipped);
+        int clipped = VpSolverMath.ClippedCount(Tables.Lambdas, Options.LambdaMinClipped);
         // Always evenly spaced (this class has no timestep_spacing option).
-        long[] timesteps = SpacedTimesteps.Solver("linspace", NumTrainTimesteps, NumTrainTimesteps - clipped, numInferenceSteps, 0);
+        long[] timesteps = SpacedTimesteps.Solver(TimestepSpacing.Linspace, NumTrainTimesteps, NumTrainTimesteps - clipped, numInferenceSteps, 0);
         double[] sigmas;
-        if (UseKarrasSigmas)
+        if (Options.SigmaSpacing == SigmaSpacing.Karras)
         {
-            sigmas = SigmaScheduleMath.Karras(_tables.Sigmas[0], _tables.Sigmas[^1], numInferenceSteps);
-            timesteps = _tables.RoundedTimestepsOf(sigmas);
+            sigmas = SigmaScheduleMath.Karras(Tables.Sigmas[0], Tables.Sigmas[^1], numInferenceSteps);
+            timesteps = Tables.RoundedTimestepsOf(sigmas);
         }
         else
         {
-            sigmas = _tables.SigmasAt(timesteps);
+            sigmas = Tables.SigmasAt(timesteps);
         }
         Apply(numInferenceSteps, timesteps, sigmas);
     }
 
-    /// <summary>Uses custom timesteps (<c>set_timesteps(timesteps=[...])</c>); custom sigmas are not accepted by this
-    /// scheduler in diffusers 0.31.</summary>
-    /// <param name="timesteps">Integer timesteps in decreasing order (fractions are truncated like numpy's int64 cast).</param>
-    /// <param name="sigmas">Must be <see langword="null"/>.</param>
-    /// <exception cref="NotSupportedException">Custom sigmas were given.</exception>
-    /// <exception cref="ArgumentException">Custom timesteps with Karras, exponential or beta sigmas.</exception>
-    public override void SetTimesteps(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
+    // Custom integer timesteps (set_timesteps(timesteps=[...]), fractions truncated like numpy's int64 cast), not with
+    // Karras, exponential or beta sigmas; diffusers 0.31 takes no custom sigmas for this class.
+    private protected override void SetCustomScheduleCore(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
     {
         if (sigmas is not null || timesteps is null)
         {
-            base.SetTimesteps(timesteps, sigmas);
+            base.SetCustomScheduleCore(timesteps, sigmas);
             return;
         }
-        string? conflicting = UseKarrasSigmas ? "use_karras_sigmas" : UseExponentialSigmas ? "use_exponential_sigmas" : UseBetaSigmas ? "use_beta_sigmas" : null;
-        if (conflicting is not null)
+        if (Options.SigmaSpacing != SigmaSpacing.None)
         {
-            throw new ArgumentException($"{Name}: custom timesteps cannot be used with {conflicting} = true.", nameof(timesteps));
+            throw new ArgumentException($"{ClassName}: custom timesteps cannot be used with {ConfigNames.Of(Options.SigmaSpacing)} = true.", nameof(timesteps));
         }
         long[] ts = VpSolverMath.CustomTimesteps(timesteps);
-        Apply(ts.Length, ts, _tables.SigmasAt(ts));
+        Apply(ts.Length, ts, Tables.SigmasAt(ts));
     }
 
     private void RejectUnusableSigmas()
     {
-        if (!UseKarrasSigmas && (UseExponentialSigmas || UseBetaSigmas))
+        if (Options.SigmaSpacing is SigmaSpacing.Exponential or SigmaSpacing.Beta)
         {
-            throw VpSolverMath.UnbuildableSigmas(Name, UseExponentialSigmas, "use_karras_sigmas");
+            throw VpSolverMath.UnbuildableSigmas(ClassName, Options.SigmaSpacing, "use_karras_sigmas");
         }
     }
 
@@ -309,7 +217,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         {
             sigmaValues[i] = (float)sigmas[i];
         }
-        sigmaValues[^1] = FinalSigmasType == "sigma_min" ? _tables.Sigmas[0] : 0f;
+        sigmaValues[^1] = Options.FinalSigmasType == FinalSigmasType.SigmaMin ? Tables.Sigmas[0] : 0f;
         SigmaValues = sigmaValues;
         TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
         NumInferenceSteps = steps;
@@ -318,10 +226,10 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
 
         if (!LowerOrderFinal && steps % SolverOrder != 0)
         {
-            Logger.LogWarning("{ClassName}: {Steps} steps are not a multiple of solver_order {Order}; setting lower_order_final to true.", Name, steps, SolverOrder);
+            Logger.LogWarning("{ClassName}: {Steps} steps are not a multiple of solver_order {Order}; setting lower_order_final to true.", ClassName, steps, SolverOrder);
             SetLowerOrderFinal();
         }
-        if (!LowerOrderFinal && FinalSigmasType == "zero")
+        if (!LowerOrderFinal && Options.FinalSigmasType == FinalSigmasType.Zero)
         {
             SetLowerOrderFinal();
         }
@@ -337,27 +245,24 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
-        bool sliceMean = PredictionType == "epsilon" && DpmSolverUpdates.HasLearnedVariance(VarianceType);
-        ReadOnlySpan<float> mo = DpmSolverUpdates.EffectiveModelOutput(modelOutput, sample, sliceMean, ref _meanScratch, Name);
-        if (NumInferenceSteps == 0)
+        bool sliceMean = Options.PredictionType == PredictionType.Epsilon && DpmSolverUpdates.HasLearnedVariance(Options.VarianceType);
+        ReadOnlySpan<float> mo = DpmSolverUpdates.EffectiveModelOutput(modelOutput, sample, sliceMean, ref _meanScratch, ClassName);
+        EnsureStepsSet();
+        if (Options.Thresholding && AlgorithmType == AlgorithmType.DpmSolver)
         {
-            throw new InvalidOperationException($"{Name}: call SetTimesteps before Step.");
-        }
-        if (Thresholding && AlgorithmType == "dpmsolver")
-        {
-            throw new NotSupportedException($"{Name}: diffusers 0.31 fails on thresholding with algorithm_type \"dpmsolver\"; use \"dpmsolver++\".");
+            throw new NotSupportedException($"{ClassName}: diffusers 0.31 fails on thresholding with algorithm_type \"dpmsolver\"; use \"dpmsolver++\".");
         }
         int index = EnsureSolverStepIndex(timestep);
         if (index >= _orderList.Length)
         {
-            throw new InvalidOperationException($"{Name}: all {_orderList.Length} steps have run; call SetTimesteps again.");
+            throw new InvalidOperationException($"{ClassName}: all {_orderList.Length} steps have run; call SetTimesteps again.");
         }
-        bool sde = AlgorithmType == "sde-dpmsolver++";
+        bool sde = AlgorithmType == AlgorithmType.SdeDpmSolverPlusPlus;
         if (sde && generator is null)
         {
-            throw new ArgumentNullException(nameof(generator), $"{Name} with {AlgorithmType} draws noise every step: pass the generator.");
+            throw new ArgumentNullException(nameof(generator), $"{ClassName} with {ConfigNames.Of(AlgorithmType)} draws noise every step: pass the generator.");
         }
 
         Span<float> x = sample.AsSpan();
@@ -372,12 +277,12 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         }
         if (order == 3 && sde)
         {
-            throw new NotSupportedException($"{Name}: diffusers 0.31 has no third-order update for sde-dpmsolver++; use solver_order 2.");
+            throw new NotSupportedException($"{ClassName}: diffusers 0.31 has no third-order update for sde-dpmsolver++; use solver_order 2.");
         }
 
         _history.EnsureLength(n);
         float[] converted = _history.Pending;
-        DpmSolverUpdates.ConvertModelOutput(AlgorithmType, PredictionType, SigmaValues[index], mo, x, converted, Threshold(sample));
+        DpmSolverUpdates.ConvertModelOutput(AlgorithmType, Options.PredictionType, SigmaValues[index], mo, x, converted, Threshold(sample));
         _history.Push();
 
         Span<float> noise = default;
@@ -396,7 +301,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         }
         else if (!_hasSegmentStart)
         {
-            throw new InvalidOperationException($"{Name}: no segment start sample; the schedule must begin with a first-order step.");
+            throw new InvalidOperationException($"{ClassName}: no segment start sample; the schedule must begin with a first-order step.");
         }
 
         switch (order)
@@ -418,13 +323,13 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
 
     private ThresholdSettings Threshold(Tensor<float> sample)
     {
-        if (!Thresholding)
+        if (!Options.Thresholding)
         {
             return default;
         }
         int n = checked((int)sample.FlattenedLength);
         int batch = (int)sample.Lengths[0];
-        return new ThresholdSettings(true, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue,
+        return new ThresholdSettings(true, batch, (float)Options.DynamicThresholdingRatio, (float)Options.SampleMaxValue,
             Rent(ref _thresholdSort, n / Math.Max(batch, 1)), Rent(ref _thresholdWork, n));
     }
 
@@ -444,10 +349,10 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         float r0 = h0 / h;
         float[] d1 = Rent(ref _scratchA, x.Length);
         ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
-        bool midpoint = SolverType == "midpoint";
+        bool midpoint = SolverType == SolverType.Midpoint;
         switch (AlgorithmType)
         {
-            case "dpmsolver++":
+            case AlgorithmType.DpmSolverPlusPlus:
                 {
                     float a = sigmaT / sigmaS1;
                     float b = alphaT * (SleefFloat.Exp(-h) - 1f);
@@ -455,7 +360,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
                     ElementwiseOps.LinearCombination(a, start, -b, m1, c, d1, x);
                     break;
                 }
-            case "dpmsolver":
+            case AlgorithmType.DpmSolver:
                 {
                     float a = alphaT / alphaS1;
                     float b = sigmaT * (SleefFloat.Exp(h) - 1f);
@@ -500,7 +405,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         float[] d11 = Rent(ref _scratchB, n);
         ElementwiseOps.ScaledDifference(1f / r1, m1, m2, d10);
         ElementwiseOps.ScaledDifference(1f / r0, m0, m2, d11);
-        bool midpoint = SolverType == "midpoint";
+        bool midpoint = SolverType == SolverType.Midpoint;
         float[]? d1 = null;
         float[]? d2 = null;
         float rDiff = r0 - r1;
@@ -515,7 +420,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             TensorPrimitives.Multiply(d2, 2f, d2);
             TensorPrimitives.Divide(d2, rDiff, d2);
         }
-        if (AlgorithmType == "dpmsolver++")
+        if (AlgorithmType == AlgorithmType.DpmSolverPlusPlus)
         {
             float em = SleefFloat.Exp(-h) - 1f;
             float a = sigmaT / sigmaS2;
@@ -550,9 +455,6 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
-    {
-        CheckAddNoiseArguments(originalSamples, noise, destination);
+    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
         VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
-    }
 }

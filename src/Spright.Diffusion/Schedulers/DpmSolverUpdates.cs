@@ -12,16 +12,16 @@ namespace Spright.Diffusion.Schedulers;
 internal static class DpmSolverUpdates
 {
     /// <summary>Whether the algorithm integrates the data prediction (DPM-Solver++) rather than the noise.</summary>
-    public static bool IsDataPrediction(string algorithmType) => algorithmType is "dpmsolver++" or "sde-dpmsolver++";
+    public static bool IsDataPrediction(AlgorithmType algorithmType) => algorithmType is AlgorithmType.DpmSolverPlusPlus or AlgorithmType.SdeDpmSolverPlusPlus;
 
     /// <summary>Whether the model output carries a learned variance whose first three channels are the mean.</summary>
-    public static bool HasLearnedVariance(string? varianceType) => varianceType is "learned" or "learned_range";
+    public static bool HasLearnedVariance(VarianceType? varianceType) => varianceType is VarianceType.Learned or VarianceType.LearnedRange;
 
     /// <summary>
     /// <c>convert_model_output</c>: x₀ for DPM-Solver++ (thresholded when enabled), ε for DPM-Solver, written to
     /// <paramref name="destination"/>.
     /// </summary>
-    public static void ConvertModelOutput(string algorithmType, string predictionType, float sigma, ReadOnlySpan<float> modelOutput,
+    public static void ConvertModelOutput(AlgorithmType algorithmType, PredictionType predictionType, float sigma, ReadOnlySpan<float> modelOutput,
         ReadOnlySpan<float> sample, Span<float> destination, in ThresholdSettings threshold)
     {
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
@@ -47,7 +47,7 @@ internal static class DpmSolverUpdates
     }
 
     /// <summary><c>dpm_solver_first_order_update</c> from σ_s to σ_t; <paramref name="noise"/> is used by the SDE variants.</summary>
-    public static void FirstOrder(string algorithmType, float sigmaTo, float sigmaFrom, ReadOnlySpan<float> modelOutput,
+    public static void FirstOrder(AlgorithmType algorithmType, float sigmaTo, float sigmaFrom, ReadOnlySpan<float> modelOutput,
         ReadOnlySpan<float> sample, ReadOnlySpan<float> noise, Span<float> destination)
     {
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigmaTo);
@@ -57,21 +57,21 @@ internal static class DpmSolverUpdates
         float h = lambdaT - lambdaS;
         switch (algorithmType)
         {
-            case "dpmsolver++":
+            case AlgorithmType.DpmSolverPlusPlus:
                 {
                     float a = sigmaT / sigmaS;
                     float b = alphaT * (SleefFloat.Exp(-h) - 1f);
                     ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
                     break;
                 }
-            case "dpmsolver":
+            case AlgorithmType.DpmSolver:
                 {
                     float a = alphaT / alphaS;
                     float b = sigmaT * (SleefFloat.Exp(h) - 1f);
                     ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
                     break;
                 }
-            case "sde-dpmsolver++":
+            case AlgorithmType.SdeDpmSolverPlusPlus:
                 {
                     float e2 = SleefFloat.Exp(-2f * h);
                     float a = sigmaT / sigmaS * SleefFloat.Exp(-h);
