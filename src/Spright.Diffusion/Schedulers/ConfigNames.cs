@@ -7,9 +7,9 @@ namespace Spright.Diffusion.Schedulers;
 /// (<see cref="ConfigNameAttribute"/> on each member).</summary>
 internal static class ConfigNames
 {
-    /// <summary>The diffusers spelling of <paramref name="value"/>.</summary>
+    /// <summary>The diffusers spelling of <paramref name="value"/> (an undefined value as its number, which no option accepts).</summary>
     public static string Of<TEnum>(TEnum value)
-        where TEnum : struct, Enum => Table<TEnum>.Names[value];
+        where TEnum : struct, Enum => Table<TEnum>.Names.TryGetValue(value, out string? name) ? name : value.ToString();
 
     /// <summary>The member spelled <paramref name="name"/>, if any.</summary>
     public static bool TryParse<TEnum>(string name, out TEnum value)
