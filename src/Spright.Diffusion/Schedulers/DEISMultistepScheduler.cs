@@ -17,12 +17,9 @@ namespace Spright.Diffusion.Schedulers;
 /// <remarks>diffusers 0.31 cannot build a DEIS schedule with <c>use_exponential_sigmas</c> or <c>use_beta_sigmas</c>
 /// (its <c>set_timesteps</c> fails), so <see cref="IScheduler.SetTimesteps(int)"/> throws <see cref="NotSupportedException"/> for
 /// them; DEIS takes no custom timesteps in diffusers 0.31 either.</remarks>
-public sealed class DEISMultistepScheduler : SchedulerBase
+public sealed class DEISMultistepScheduler : SolverSchedulerBase
 {
-    private readonly SolverHistory _history = new();
-    private int _lowerOrderNums;
     private float[]? _scratch;
-    private float[]? _thresholdSort;
 
     /// <summary>Creates a DEIS scheduler, like <c>DEISMultistepScheduler(**options)</c>.</summary>
     /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
@@ -33,7 +30,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     }
 
     internal DEISMultistepScheduler(BoundOptions<DEISMultistepSchedulerOptions> bound, ILogger? logger)
-        : base(bound.Config, logger)
+        : base(bound.Config, bound.Options, rescaleBetasZeroSnr: false, logger)
     {
         Options = bound.Options;
         if (Options.AlgorithmType != AlgorithmType.Deis)
@@ -44,11 +41,6 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         {
             MapOption("solver_type", SolverType.LogRho);
         }
-
-        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options));
-        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
-        SigmaValues = (float[])Tables.Sigmas.Clone();
-        _history.Reset(SolverOrder);
     }
 
     /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
@@ -64,48 +56,15 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     public static DEISMultistepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
         (DEISMultistepScheduler)SchedulerRegistry.Create(nameof(DEISMultistepScheduler), config, overrides, logger);
 
-    private int NumTrainTimesteps => Options.NumTrainTimesteps;
-
-    private int SolverOrder => Options.SolverOrder;
-
     /// <inheritdoc />
     private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
+        RejectUnbuildableSigmas("use_karras_sigmas");
         long[] timesteps = SpacedTimesteps.Solver(Options.TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, Options.StepsOffset);
-        float[] sigmaValues;
-        if (Options.SigmaSpacing == SigmaSpacing.Karras)
-        {
-            double[] sigmas = SigmaScheduleMath.Karras(Tables.Sigmas[0], Tables.Sigmas[^1], numInferenceSteps);
-            timesteps = Tables.RoundedTimestepsOf(sigmas);
-            sigmaValues = new float[sigmas.Length + 1];
-            for (int i = 0; i < sigmas.Length; i++)
-            {
-                sigmaValues[i] = (float)sigmas[i];
-            }
-            sigmaValues[^1] = sigmaValues[^2]; // DEIS repeats the last Karras sigma
-        }
-        else if (Options.SigmaSpacing != SigmaSpacing.None)
-        {
-            throw VpSolverMath.UnbuildableSigmas(ClassName, Options.SigmaSpacing, "use_karras_sigmas");
-        }
-        else
-        {
-            sigmaValues = new float[timesteps.Length + 1];
-            double[] sigmas = Tables.SigmasAt(timesteps);
-            for (int i = 0; i < sigmas.Length; i++)
-            {
-                sigmaValues[i] = (float)sigmas[i];
-            }
-            sigmaValues[^1] = Tables.Sigmas[0];
-        }
-        SigmaValues = sigmaValues;
-        TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
-        NumInferenceSteps = timesteps.Length;
-        _history.Reset(SolverOrder);
-        _lowerOrderNums = 0;
-        StepIndex = null;
-        BeginIndex = null;
+        double[] sigmas = SpacedOrKarrasSigmas(ref timesteps, numInferenceSteps);
+        // With Karras sigmas DEIS repeats the last one; else the schedule ends at the smallest training σ.
+        InstallSchedule(timesteps, sigmas, Options.SigmaSpacing == SigmaSpacing.Karras ? (float)sigmas[^1] : Tables.Sigmas[0]);
     }
 
     /// <inheritdoc />
@@ -113,27 +72,23 @@ public sealed class DEISMultistepScheduler : SchedulerBase
     {
         CheckStepArguments(modelOutput, sample);
         EnsureStepsSet();
-        int index = EnsureSolverStepIndex(timestep);
         int count = TimestepValues.Length;
-        if (index >= count)
-        {
-            throw new InvalidOperationException($"{ClassName}: all {count} steps have run; call SetTimesteps again.");
-        }
+        int index = SolverStepIndex(timestep, count);
         bool lowerOrderFinal = index == count - 1 && Options.LowerOrderFinal && count < 15;
         bool lowerOrderSecond = index == count - 2 && Options.LowerOrderFinal && count < 15;
 
         Span<float> x = sample.AsSpan();
         int n = x.Length;
-        _history.EnsureLength(n);
-        float[] converted = _history.Pending;
-        ConvertModelOutput(SigmaValues[index], modelOutput.AsSpan(), x, converted, (int)sample.Lengths[0]);
-        _history.Push();
+        History.EnsureLength(n);
+        float[] converted = History.Pending;
+        ConvertModelOutput(SigmaValues[index], modelOutput.AsSpan(), x, converted, Threshold(sample, Options.Thresholding, withWorkspace: false));
+        History.Push();
 
-        if (SolverOrder == 1 || _lowerOrderNums < 1 || lowerOrderFinal)
+        if (SolverOrder == 1 || LowerOrderNums < 1 || lowerOrderFinal)
         {
             FirstOrder(index, x);
         }
-        else if (SolverOrder == 2 || _lowerOrderNums < 2 || lowerOrderSecond)
+        else if (SolverOrder == 2 || LowerOrderNums < 2 || lowerOrderSecond)
         {
             SecondOrder(index, x);
         }
@@ -142,24 +97,20 @@ public sealed class DEISMultistepScheduler : SchedulerBase
             ThirdOrder(index, x);
         }
 
-        if (_lowerOrderNums < SolverOrder)
-        {
-            _lowerOrderNums++;
-        }
+        CountLowerOrderStep();
         StepIndex = index + 1;
         return new SchedulerOutput(sample, null);
     }
 
     // convert_model_output: x₀ from the model output (thresholded when enabled), then ε = (x − α·x₀)/σ.
-    private void ConvertModelOutput(float sigma, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, Span<float> destination, int batch)
+    private void ConvertModelOutput(float sigma, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, Span<float> destination, in ThresholdSettings threshold)
     {
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
-        int n = sample.Length;
-        Span<float> x0 = Rent(ref _scratch, n);
+        Span<float> x0 = Rent(ref _scratch, sample.Length);
         VpSolverMath.PredictOriginalSample(Options.PredictionType, alphaT, sigmaT, modelOutput, sample, x0);
-        if (Options.Thresholding)
+        if (threshold.Enabled)
         {
-            DynamicThresholding.Apply(x0, batch, (float)Options.DynamicThresholdingRatio, (float)Options.SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
+            threshold.Apply(x0);
         }
         ElementwiseOps.SubtractScaledThenDivide(sample, alphaT, x0, sigmaT, destination);
     }
@@ -174,7 +125,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float h = lambdaT - lambdaS;
         float a = alphaT / alphaS;
         float b = sigmaT * (SleefFloat.Exp(h) - 1f);
-        ElementwiseOps.LinearCombination(a, x, -b, _history[0], x);
+        ElementwiseOps.LinearCombination(a, x, -b, History[0], x);
     }
 
     // multistep_deis_second_order_update: x_t = α_t·(x/α_s0 + c1·m0 + c2·m1) with the log-ρ integrals.
@@ -190,8 +141,8 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float coef2 = Integral2(rhoT, rhoS1, rhoS0) - Integral2(rhoS0, rhoS1, rhoS0);
         float[] tmp = Rent(ref _scratch, x.Length);
         TensorPrimitives.Divide(x, alphaS0, tmp);
-        ElementwiseOps.AddScaled(tmp, coef1, _history[0], tmp);
-        ElementwiseOps.AddScaled(tmp, coef2, _history[1], tmp);
+        ElementwiseOps.AddScaled(tmp, coef1, History[0], tmp);
+        ElementwiseOps.AddScaled(tmp, coef2, History[1], tmp);
         TensorPrimitives.Multiply(tmp, alphaT, x);
     }
 
@@ -211,9 +162,9 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float coef3 = Integral3(rhoT, rhoS2, rhoS0, rhoS1) - Integral3(rhoS0, rhoS2, rhoS0, rhoS1);
         float[] tmp = Rent(ref _scratch, x.Length);
         TensorPrimitives.Divide(x, alphaS0, tmp);
-        ElementwiseOps.AddScaled(tmp, coef1, _history[0], tmp);
-        ElementwiseOps.AddScaled(tmp, coef2, _history[1], tmp);
-        ElementwiseOps.AddScaled(tmp, coef3, _history[2], tmp);
+        ElementwiseOps.AddScaled(tmp, coef1, History[0], tmp);
+        ElementwiseOps.AddScaled(tmp, coef2, History[1], tmp);
+        ElementwiseOps.AddScaled(tmp, coef3, History[2], tmp);
         TensorPrimitives.Multiply(tmp, alphaT, x);
     }
 
@@ -246,8 +197,4 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float denominator = (lb - lc) * (lb - ld);
         return numerator / denominator;
     }
-
-    /// <inheritdoc />
-    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
-        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
 }

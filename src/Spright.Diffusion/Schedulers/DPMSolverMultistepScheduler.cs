@@ -20,17 +20,13 @@ namespace Spright.Diffusion.Schedulers;
 /// configuration but <see cref="IScheduler.SetTimesteps(int)"/> throws <see cref="NotSupportedException"/>; likewise diffusers
 /// has no third-order SDE update, so a step that would need one throws.
 /// </remarks>
-public sealed class DPMSolverMultistepScheduler : SchedulerBase
+public sealed class DPMSolverMultistepScheduler : SolverSchedulerBase
 {
-    private readonly SolverHistory _history = new();
-    private int _lowerOrderNums;
     private float[]? _scratchA;
     private float[]? _scratchB;
     private float[]? _scratchC;
     private float[]? _noise;
     private float[]? _meanScratch;
-    private float[]? _thresholdSort;
-    private float[]? _thresholdWork;
 
     /// <summary>Creates a DPM-Solver multistep scheduler, like <c>DPMSolverMultistepScheduler(**options)</c>.</summary>
     /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
@@ -41,7 +37,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
     }
 
     internal DPMSolverMultistepScheduler(BoundOptions<DPMSolverMultistepSchedulerOptions> bound, ILogger? logger)
-        : base(bound.Config, logger)
+        : base(bound.Config, bound.Options, bound.Options.RescaleBetasZeroSnr, logger)
     {
         Options = bound.Options;
         // diffusers checks final_sigmas_type against the algorithm as given, before mapping "deis" to "dpmsolver++".
@@ -51,11 +47,6 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         }
         AlgorithmType = Options.AlgorithmType == AlgorithmType.Deis ? MapOption("algorithm_type", AlgorithmType.DpmSolverPlusPlus) : Options.AlgorithmType;
         SolverType = Options.SolverType is SolverType.LogRho or SolverType.Bh1 or SolverType.Bh2 ? MapOption("solver_type", SolverType.Midpoint) : Options.SolverType;
-
-        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr, clampTerminal: true));
-        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
-        SigmaValues = (float[])Tables.Sigmas.Clone();
-        _history.Reset(SolverOrder);
     }
 
     /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
@@ -67,9 +58,6 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
     /// <summary><c>midpoint</c> or <c>heun</c> (<c>logrho</c>, <c>bh1</c>, <c>bh2</c> are read as <c>midpoint</c>).</summary>
     internal SolverType SolverType { get; }
 
-    /// <summary>How many lower-order warm-up steps have run (diffusers' <c>lower_order_nums</c>).</summary>
-    internal int LowerOrderNums => _lowerOrderNums;
-
     /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
     /// <c>DPMSolverMultistepScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
@@ -80,29 +68,20 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
     public static DPMSolverMultistepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
         (DPMSolverMultistepScheduler)SchedulerRegistry.Create(nameof(DPMSolverMultistepScheduler), config, overrides, logger);
 
-    private int NumTrainTimesteps => Options.NumTrainTimesteps;
-
-    private int SolverOrder => Options.SolverOrder;
-
     /// <inheritdoc />
     private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        if (!Options.UseLuLambdas && Options.SigmaSpacing is SigmaSpacing.Exponential or SigmaSpacing.Beta)
+        if (!Options.UseLuLambdas)
         {
-            throw VpSolverMath.UnbuildableSigmas(ClassName, Options.SigmaSpacing, "use_karras_sigmas or use_lu_lambdas");
+            RejectUnbuildableSigmas("use_karras_sigmas or use_lu_lambdas");
         }
         int clipped = VpSolverMath.ClippedCount(Tables.Lambdas, Options.LambdaMinClipped);
         int lastTimestep = NumTrainTimesteps - clipped;
         long[] timesteps = SpacedTimesteps.Solver(Options.TimestepSpacing, NumTrainTimesteps, lastTimestep, numInferenceSteps, Options.StepsOffset);
 
         double[] sigmas;
-        if (Options.SigmaSpacing == SigmaSpacing.Karras)
-        {
-            sigmas = SigmaScheduleMath.Karras(Tables.Sigmas[0], Tables.Sigmas[^1], numInferenceSteps);
-            timesteps = Tables.RoundedTimestepsOf(sigmas);
-        }
-        else if (Options.UseLuLambdas)
+        if (Options.UseLuLambdas && Options.SigmaSpacing != SigmaSpacing.Karras)
         {
             double[] lambdas = SigmaScheduleMath.Lu(Tables.LogSigmas[0], Tables.LogSigmas[^1], numInferenceSteps);
             sigmas = new double[lambdas.Length];
@@ -114,7 +93,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         }
         else
         {
-            sigmas = Tables.SigmasAt(timesteps);
+            sigmas = SpacedOrKarrasSigmas(ref timesteps, numInferenceSteps);
         }
         Apply(timesteps, sigmas);
     }
@@ -128,35 +107,16 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             base.SetCustomScheduleCore(timesteps, sigmas);
             return;
         }
-        string? conflicting = Options.SigmaSpacing == SigmaSpacing.Karras ? "use_karras_sigmas"
+        RejectCustomTimestepsWith(Options.SigmaSpacing == SigmaSpacing.Karras ? "use_karras_sigmas"
             : Options.UseLuLambdas ? "use_lu_lambdas"
             : Options.SigmaSpacing != SigmaSpacing.None ? ConfigNames.Of(Options.SigmaSpacing)
-            : null;
-        if (conflicting is not null)
-        {
-            throw new ArgumentException($"{ClassName}: custom timesteps cannot be used with {conflicting} = true.", nameof(timesteps));
-        }
+            : null);
         long[] ts = VpSolverMath.CustomTimesteps(timesteps);
         Apply(ts, Tables.SigmasAt(ts));
     }
 
-    private void Apply(long[] timesteps, double[] sigmas)
-    {
-        float sigmaLast = Options.FinalSigmasType == FinalSigmasType.SigmaMin ? Tables.Sigmas[0] : 0f;
-        var sigmaValues = new float[sigmas.Length + 1];
-        for (int i = 0; i < sigmas.Length; i++)
-        {
-            sigmaValues[i] = (float)sigmas[i];
-        }
-        sigmaValues[^1] = sigmaLast;
-        SigmaValues = sigmaValues;
-        TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
-        NumInferenceSteps = timesteps.Length;
-        _history.Reset(SolverOrder);
-        _lowerOrderNums = 0;
-        StepIndex = null;
-        BeginIndex = null;
-    }
+    private void Apply(long[] timesteps, double[] sigmas) =>
+        InstallSchedule(timesteps, sigmas, Options.FinalSigmasType == FinalSigmasType.SigmaMin ? Tables.Sigmas[0] : 0f);
 
     /// <inheritdoc />
     private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
@@ -164,17 +124,13 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         bool sliceMean = Options.PredictionType == PredictionType.Epsilon && DpmSolverUpdates.HasLearnedVariance(Options.VarianceType);
         ReadOnlySpan<float> mo = DpmSolverUpdates.EffectiveModelOutput(modelOutput, sample, sliceMean, ref _meanScratch, ClassName);
         EnsureStepsSet();
-        int index = EnsureSolverStepIndex(timestep);
         int count = TimestepValues.Length;
-        if (index >= count)
-        {
-            throw new InvalidOperationException($"{ClassName}: all {count} steps have run; call SetTimesteps again.");
-        }
+        int index = SolverStepIndex(timestep, count);
 
         bool lowerOrderFinal = index == count - 1 && (Options.EulerAtFinal || (Options.LowerOrderFinal && count < 15) || Options.FinalSigmasType == FinalSigmasType.Zero);
         bool lowerOrderSecond = index == count - 2 && Options.LowerOrderFinal && count < 15;
-        int order = SolverOrder == 1 || _lowerOrderNums < 1 || lowerOrderFinal ? 1
-            : SolverOrder == 2 || _lowerOrderNums < 2 || lowerOrderSecond ? 2
+        int order = SolverOrder == 1 || LowerOrderNums < 1 || lowerOrderFinal ? 1
+            : SolverOrder == 2 || LowerOrderNums < 2 || lowerOrderSecond ? 2
             : 3;
         bool sde = AlgorithmType is AlgorithmType.SdeDpmSolverPlusPlus or AlgorithmType.SdeDpmSolver;
         if (order == 3 && sde)
@@ -188,10 +144,10 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
 
         Span<float> x = sample.AsSpan();
         int n = x.Length;
-        _history.EnsureLength(n);
-        float[] converted = _history.Pending;
-        DpmSolverUpdates.ConvertModelOutput(AlgorithmType, Options.PredictionType, SigmaValues[index], mo, x, converted, Threshold(sample));
-        _history.Push();
+        History.EnsureLength(n);
+        float[] converted = History.Pending;
+        DpmSolverUpdates.ConvertModelOutput(AlgorithmType, Options.PredictionType, SigmaValues[index], mo, x, converted, Threshold(sample, Options.Thresholding, withWorkspace: true));
+        History.Push();
 
         Span<float> noise = default;
         if (sde)
@@ -203,7 +159,7 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         switch (order)
         {
             case 1:
-                DpmSolverUpdates.FirstOrder(AlgorithmType, SigmaValues[index + 1], SigmaValues[index], _history[0], x, noise, x);
+                DpmSolverUpdates.FirstOrder(AlgorithmType, SigmaValues[index + 1], SigmaValues[index], History[0], x, noise, x);
                 break;
             case 2:
                 SecondOrder(index, x, noise);
@@ -213,24 +169,9 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
                 break;
         }
 
-        if (_lowerOrderNums < SolverOrder)
-        {
-            _lowerOrderNums++;
-        }
+        CountLowerOrderStep();
         StepIndex = index + 1;
         return new SchedulerOutput(sample, null);
-    }
-
-    private ThresholdSettings Threshold(Tensor<float> sample)
-    {
-        if (!Options.Thresholding)
-        {
-            return default;
-        }
-        int n = checked((int)sample.FlattenedLength);
-        int batch = (int)sample.Lengths[0];
-        return new ThresholdSettings(true, batch, (float)Options.DynamicThresholdingRatio, (float)Options.SampleMaxValue,
-            Rent(ref _thresholdSort, n / Math.Max(batch, 1)), Rent(ref _thresholdWork, n));
     }
 
     // multistep_dpm_solver_second_order_update
@@ -242,8 +183,8 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
         float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
         float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
-        float[] m0 = _history[0];
-        float[] m1 = _history[1];
+        float[] m0 = History[0];
+        float[] m1 = History[1];
         float h = lambdaT - lambdaS0;
         float h0 = lambdaS0 - lambdaS1;
         float r0 = h0 / h;
@@ -302,9 +243,9 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
         float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
         float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
         float lambdaS2 = VpSolverMath.Lambda(alphaS2, sigmaS2);
-        float[] m0 = _history[0];
-        float[] m1 = _history[1];
-        float[] m2 = _history[2];
+        float[] m0 = History[0];
+        float[] m1 = History[1];
+        float[] m2 = History[2];
         float h = lambdaT - lambdaS0;
         float h0 = lambdaS0 - lambdaS1;
         float h1 = lambdaS1 - lambdaS2;
@@ -339,8 +280,4 @@ public sealed class DPMSolverMultistepScheduler : SchedulerBase
             ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, -d, d2, x);
         }
     }
-
-    /// <inheritdoc />
-    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
-        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
 }

@@ -22,9 +22,8 @@ namespace Spright.Diffusion.Schedulers;
 /// and therefore rejected: <c>use_exponential_sigmas</c> / <c>use_beta_sigmas</c> (their schedule raises),
 /// thresholding with <c>dpmsolver</c>, and third-order <c>sde-dpmsolver++</c> steps.
 /// </remarks>
-public sealed class DPMSolverSinglestepScheduler : SchedulerBase
+public sealed class DPMSolverSinglestepScheduler : SolverSchedulerBase
 {
-    private readonly SolverHistory _history = new();
     private int[] _orderList = [];
     private float[]? _segmentStart;
     private bool _hasSegmentStart;
@@ -33,8 +32,6 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     private float[]? _scratchC;
     private float[]? _noise;
     private float[]? _meanScratch;
-    private float[]? _thresholdSort;
-    private float[]? _thresholdWork;
 
     /// <summary>Creates a DPM-Solver singlestep scheduler, like <c>DPMSolverSinglestepScheduler(**options)</c>.</summary>
     /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
@@ -45,7 +42,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
     }
 
     internal DPMSolverSinglestepScheduler(BoundOptions<DPMSolverSinglestepSchedulerOptions> bound, ILogger? logger)
-        : base(bound.Config, logger)
+        : base(bound.Config, bound.Options, rescaleBetasZeroSnr: false, logger)
     {
         Options = bound.Options;
         if (!DpmSolverUpdates.IsDataPrediction(Options.AlgorithmType) && Options.FinalSigmasType == FinalSigmasType.Zero)
@@ -60,11 +57,6 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             Logger.LogWarning("{ClassName}: final_sigmas_type \"zero\" is not supported with lower_order_final=false; setting lower_order_final to true.", ClassName);
             SetLowerOrderFinal();
         }
-
-        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options));
-        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
-        SigmaValues = (float[])Tables.Sigmas.Clone();
-        _history.Reset(SolverOrder);
     }
 
     /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
@@ -160,29 +152,16 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         return orders.ToArray();
     }
 
-    private int NumTrainTimesteps => Options.NumTrainTimesteps;
-
-    private int SolverOrder => Options.SolverOrder;
-
     /// <inheritdoc />
     private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        RejectUnusableSigmas();
+        RejectUnbuildableSigmas("use_karras_sigmas");
         int clipped = VpSolverMath.ClippedCount(Tables.Lambdas, Options.LambdaMinClipped);
         // Always evenly spaced (this class has no timestep_spacing option).
         long[] timesteps = SpacedTimesteps.Solver(TimestepSpacing.Linspace, NumTrainTimesteps, NumTrainTimesteps - clipped, numInferenceSteps, 0);
-        double[] sigmas;
-        if (Options.SigmaSpacing == SigmaSpacing.Karras)
-        {
-            sigmas = SigmaScheduleMath.Karras(Tables.Sigmas[0], Tables.Sigmas[^1], numInferenceSteps);
-            timesteps = Tables.RoundedTimestepsOf(sigmas);
-        }
-        else
-        {
-            sigmas = Tables.SigmasAt(timesteps);
-        }
-        Apply(numInferenceSteps, timesteps, sigmas);
+        double[] sigmas = SpacedOrKarrasSigmas(ref timesteps, numInferenceSteps);
+        Apply(timesteps, sigmas);
     }
 
     // Custom integer timesteps (set_timesteps(timesteps=[...]), fractions truncated like numpy's int64 cast), not with
@@ -194,35 +173,16 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             base.SetCustomScheduleCore(timesteps, sigmas);
             return;
         }
-        if (Options.SigmaSpacing != SigmaSpacing.None)
-        {
-            throw new ArgumentException($"{ClassName}: custom timesteps cannot be used with {ConfigNames.Of(Options.SigmaSpacing)} = true.", nameof(timesteps));
-        }
+        RejectCustomTimestepsWith(Options.SigmaSpacing != SigmaSpacing.None ? ConfigNames.Of(Options.SigmaSpacing) : null);
         long[] ts = VpSolverMath.CustomTimesteps(timesteps);
-        Apply(ts.Length, ts, Tables.SigmasAt(ts));
+        Apply(ts, Tables.SigmasAt(ts));
     }
 
-    private void RejectUnusableSigmas()
+    private void Apply(long[] timesteps, double[] sigmas)
     {
-        if (Options.SigmaSpacing is SigmaSpacing.Exponential or SigmaSpacing.Beta)
-        {
-            throw VpSolverMath.UnbuildableSigmas(ClassName, Options.SigmaSpacing, "use_karras_sigmas");
-        }
-    }
-
-    private void Apply(int steps, long[] timesteps, double[] sigmas)
-    {
-        var sigmaValues = new float[sigmas.Length + 1];
-        for (int i = 0; i < sigmas.Length; i++)
-        {
-            sigmaValues[i] = (float)sigmas[i];
-        }
-        sigmaValues[^1] = Options.FinalSigmasType == FinalSigmasType.SigmaMin ? Tables.Sigmas[0] : 0f;
-        SigmaValues = sigmaValues;
-        TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
-        NumInferenceSteps = steps;
-        _history.Reset(SolverOrder);
+        InstallSchedule(timesteps, sigmas, Options.FinalSigmasType == FinalSigmasType.SigmaMin ? Tables.Sigmas[0] : 0f);
         _hasSegmentStart = false;
+        int steps = timesteps.Length;
 
         if (!LowerOrderFinal && steps % SolverOrder != 0)
         {
@@ -234,8 +194,6 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             SetLowerOrderFinal();
         }
         _orderList = GetOrderList(steps);
-        StepIndex = null;
-        BeginIndex = null;
     }
 
     private void SetLowerOrderFinal()
@@ -254,11 +212,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         {
             throw new NotSupportedException($"{ClassName}: diffusers 0.31 fails on thresholding with algorithm_type \"dpmsolver\"; use \"dpmsolver++\".");
         }
-        int index = EnsureSolverStepIndex(timestep);
-        if (index >= _orderList.Length)
-        {
-            throw new InvalidOperationException($"{ClassName}: all {_orderList.Length} steps have run; call SetTimesteps again.");
-        }
+        int index = SolverStepIndex(timestep, _orderList.Length);
         bool sde = AlgorithmType == AlgorithmType.SdeDpmSolverPlusPlus;
         if (sde && generator is null)
         {
@@ -270,7 +224,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         // The order of this step, lowered while the history (including this step's output) is too short, as for
         // image-to-image starting mid-segment.
         int order = _orderList[index];
-        int available = Math.Min(_history.Count + 1, SolverOrder);
+        int available = Math.Min(History.Count + 1, SolverOrder);
         while (order > available)
         {
             order--;
@@ -280,10 +234,10 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             throw new NotSupportedException($"{ClassName}: diffusers 0.31 has no third-order update for sde-dpmsolver++; use solver_order 2.");
         }
 
-        _history.EnsureLength(n);
-        float[] converted = _history.Pending;
-        DpmSolverUpdates.ConvertModelOutput(AlgorithmType, Options.PredictionType, SigmaValues[index], mo, x, converted, Threshold(sample));
-        _history.Push();
+        History.EnsureLength(n);
+        float[] converted = History.Pending;
+        DpmSolverUpdates.ConvertModelOutput(AlgorithmType, Options.PredictionType, SigmaValues[index], mo, x, converted, Threshold(sample, Options.Thresholding, withWorkspace: true));
+        History.Push();
 
         Span<float> noise = default;
         if (sde)
@@ -307,7 +261,7 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         switch (order)
         {
             case 1:
-                DpmSolverUpdates.FirstOrder(AlgorithmType, SigmaValues[index + 1], SigmaValues[index], _history[0], start, noise, x);
+                DpmSolverUpdates.FirstOrder(AlgorithmType, SigmaValues[index + 1], SigmaValues[index], History[0], start, noise, x);
                 break;
             case 2:
                 SecondOrder(index, start, noise, x);
@@ -321,18 +275,6 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         return new SchedulerOutput(sample, null);
     }
 
-    private ThresholdSettings Threshold(Tensor<float> sample)
-    {
-        if (!Options.Thresholding)
-        {
-            return default;
-        }
-        int n = checked((int)sample.FlattenedLength);
-        int batch = (int)sample.Lengths[0];
-        return new ThresholdSettings(true, batch, (float)Options.DynamicThresholdingRatio, (float)Options.SampleMaxValue,
-            Rent(ref _thresholdSort, n / Math.Max(batch, 1)), Rent(ref _thresholdWork, n));
-    }
-
     // singlestep_dpm_solver_second_order_update: from the segment start at s1 through s0 to t.
     private void SecondOrder(int index, ReadOnlySpan<float> start, ReadOnlySpan<float> noise, Span<float> x)
     {
@@ -342,8 +284,8 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
         float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
         float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
-        float[] m0 = _history[0];
-        float[] m1 = _history[1];
+        float[] m0 = History[0];
+        float[] m1 = History[1];
         float h = lambdaT - lambdaS1;
         float h0 = lambdaS0 - lambdaS1;
         float r0 = h0 / h;
@@ -392,9 +334,9 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
         float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
         float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
         float lambdaS2 = VpSolverMath.Lambda(alphaS2, sigmaS2);
-        float[] m0 = _history[0];
-        float[] m1 = _history[1];
-        float[] m2 = _history[2];
+        float[] m0 = History[0];
+        float[] m1 = History[1];
+        float[] m2 = History[2];
         float h = lambdaT - lambdaS2;
         float h0 = lambdaS0 - lambdaS2;
         float h1 = lambdaS1 - lambdaS2;
@@ -453,8 +395,4 @@ public sealed class DPMSolverSinglestepScheduler : SchedulerBase
             }
         }
     }
-
-    /// <inheritdoc />
-    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
-        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
 }

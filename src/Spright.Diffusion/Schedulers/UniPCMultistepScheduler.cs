@@ -19,21 +19,18 @@ namespace Spright.Diffusion.Schedulers;
 /// UniPC schedule with <c>use_exponential_sigmas</c> or <c>use_beta_sigmas</c> (its <c>set_timesteps</c> fails), so
 /// <see cref="IScheduler.SetTimesteps(int)"/> throws <see cref="NotSupportedException"/> for them; it takes no custom timesteps.
 /// </remarks>
-public sealed class UniPCMultistepScheduler : SchedulerBase
+public sealed class UniPCMultistepScheduler : SolverSchedulerBase
 {
     /// <summary>The largest <c>solver_order</c>.</summary>
     internal const int MaxOrder = 8;
 
     private readonly int[] _disableCorrector;
-    private readonly SolverHistory _history = new();
-    private int _lowerOrderNums;
     private int _thisOrder;
     private bool _hasLastSample;
     private float[]? _lastSample;
     private float[][] _differences = [];
     private float[]? _sumScratch;
     private float[]? _termScratch;
-    private float[]? _thresholdSort;
 
     /// <summary>Creates a UniPC scheduler, like <c>UniPCMultistepScheduler(**options)</c>.</summary>
     /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
@@ -44,16 +41,11 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     }
 
     internal UniPCMultistepScheduler(BoundOptions<UniPCMultistepSchedulerOptions> bound, ILogger? logger)
-        : base(bound.Config, logger)
+        : base(bound.Config, bound.Options, bound.Options.RescaleBetasZeroSnr, logger)
     {
         Options = bound.Options;
         _disableCorrector = [.. Options.DisableCorrector];
         SolverType = Options.SolverType is SolverType.Midpoint or SolverType.Heun or SolverType.LogRho ? MapOption("solver_type", SolverType.Bh2) : Options.SolverType;
-
-        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr, clampTerminal: true));
-        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
-        SigmaValues = (float[])Tables.Sigmas.Clone();
-        _history.Reset(SolverOrder);
     }
 
     /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
@@ -75,51 +67,21 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     public static UniPCMultistepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
         (UniPCMultistepScheduler)SchedulerRegistry.Create(nameof(UniPCMultistepScheduler), config, overrides, logger);
 
-    private int NumTrainTimesteps => Options.NumTrainTimesteps;
-
-    private int SolverOrder => Options.SolverOrder;
-
     private bool PredictX0 => Options.PredictX0;
 
     /// <inheritdoc />
     private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
+        RejectUnbuildableSigmas("use_karras_sigmas");
         long[] timesteps = SpacedTimesteps.Solver(Options.TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, Options.StepsOffset);
-        float[] sigmaValues;
-        if (Options.SigmaSpacing == SigmaSpacing.Karras)
-        {
-            double[] sigmas = SigmaScheduleMath.Karras(Tables.Sigmas[0], Tables.Sigmas[^1], numInferenceSteps);
-            timesteps = Tables.RoundedTimestepsOf(sigmas);
-            sigmaValues = new float[sigmas.Length + 1];
-            for (int i = 0; i < sigmas.Length; i++)
-            {
-                sigmaValues[i] = (float)sigmas[i];
-            }
-            sigmaValues[^1] = Options.FinalSigmasType == FinalSigmasType.SigmaMin ? (float)sigmas[^1] : 0f;
-        }
-        else if (Options.SigmaSpacing != SigmaSpacing.None)
-        {
-            throw VpSolverMath.UnbuildableSigmas(ClassName, Options.SigmaSpacing, "use_karras_sigmas");
-        }
-        else
-        {
-            sigmaValues = new float[timesteps.Length + 1];
-            double[] sigmas = Tables.SigmasAt(timesteps);
-            for (int i = 0; i < sigmas.Length; i++)
-            {
-                sigmaValues[i] = (float)sigmas[i];
-            }
-            sigmaValues[^1] = Options.FinalSigmasType == FinalSigmasType.SigmaMin ? Tables.Sigmas[0] : 0f;
-        }
-        SigmaValues = sigmaValues;
-        TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
-        NumInferenceSteps = timesteps.Length;
-        _history.Reset(SolverOrder);
-        _lowerOrderNums = 0;
+        double[] sigmas = SpacedOrKarrasSigmas(ref timesteps, numInferenceSteps);
+        // sigma_min: the last Karras σ, or the smallest training σ.
+        float last = Options.FinalSigmasType != FinalSigmasType.SigmaMin ? 0f
+            : Options.SigmaSpacing == SigmaSpacing.Karras ? (float)sigmas[^1]
+            : Tables.Sigmas[0];
+        InstallSchedule(timesteps, sigmas, last);
         _hasLastSample = false;
-        StepIndex = null;
-        BeginIndex = null;
     }
 
     /// <inheritdoc />
@@ -127,36 +89,30 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
     {
         CheckStepArguments(modelOutput, sample);
         EnsureStepsSet();
-        int index = EnsureSolverStepIndex(timestep);
         int count = TimestepValues.Length;
-        if (index >= count)
-        {
-            throw new InvalidOperationException($"{ClassName}: all {count} steps have run; call SetTimesteps again.");
-        }
+        int index = SolverStepIndex(timestep, count);
         bool useCorrector = index > 0 && Array.IndexOf(_disableCorrector, index - 1) < 0 && _hasLastSample;
 
         Span<float> x = sample.AsSpan();
         int n = x.Length;
-        _history.EnsureLength(n);
+        History.EnsureLength(n);
         EnsureScratch(n);
-        float[] converted = _history.Pending;
-        ConvertModelOutput(SigmaValues[index], modelOutput.AsSpan(), x, converted, (int)sample.Lengths[0]);
+        float[] converted = History.Pending;
+        DpmSolverUpdates.ConvertModelOutput(PredictX0 ? AlgorithmType.DpmSolverPlusPlus : AlgorithmType.DpmSolver, Options.PredictionType, SigmaValues[index],
+            modelOutput.AsSpan(), x, converted, Threshold(sample, PredictX0 && Options.Thresholding, withWorkspace: false));
         if (useCorrector)
         {
             Corrector(index, converted, x);
         }
-        _history.Push();
+        History.Push();
 
         int thisOrder = Options.LowerOrderFinal ? Math.Min(SolverOrder, count - index) : SolverOrder;
-        _thisOrder = Math.Min(thisOrder, _lowerOrderNums + 1);
+        _thisOrder = Math.Min(thisOrder, LowerOrderNums + 1);
         x.CopyTo(_lastSample);
         _hasLastSample = true;
         Predictor(index, x, _thisOrder);
 
-        if (_lowerOrderNums < SolverOrder)
-        {
-            _lowerOrderNums++;
-        }
+        CountLowerOrderStep();
         StepIndex = index + 1;
         return new SchedulerOutput(sample, null);
     }
@@ -175,17 +131,6 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
                 _differences[i] = new float[n];
             }
         }
-    }
-
-    // convert_model_output: x₀ (thresholded when enabled) with predict_x0, else ε.
-    private void ConvertModelOutput(float sigma, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, Span<float> destination, int batch)
-    {
-        bool threshold = PredictX0 && Options.Thresholding;
-        int n = sample.Length;
-        var settings = threshold
-            ? new ThresholdSettings(true, batch, (float)Options.DynamicThresholdingRatio, (float)Options.SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)), default)
-            : default;
-        DpmSolverUpdates.ConvertModelOutput(PredictX0 ? AlgorithmType.DpmSolverPlusPlus : AlgorithmType.DpmSolver, Options.PredictionType, sigma, modelOutput, sample, destination, settings);
     }
 
     /// <summary>The B(h)-dependent right-hand side b and the φ terms shared by UniP and UniC.</summary>
@@ -212,7 +157,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
         float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
         float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
         float h = lambdaT - lambdaS0;
-        float[] m0 = _history[0];
+        float[] m0 = History[0];
 
         Span<float> rks = stackalloc float[MaxOrder];
         for (int i = 1; i < order; i++)
@@ -221,7 +166,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
             float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
             float rk = (lambdaSi - lambdaS0) / h;
             rks[i - 1] = rk;
-            ElementwiseOps.DifferenceQuotient(_history[i], m0, rk, _differences[i - 1]);
+            ElementwiseOps.DifferenceQuotient(History[i], m0, rk, _differences[i - 1]);
         }
         rks[order - 1] = 1f;
 
@@ -268,7 +213,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
         float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
         float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
         float h = lambdaT - lambdaS0;
-        float[] m0 = _history[0];
+        float[] m0 = History[0];
 
         Span<float> rks = stackalloc float[MaxOrder];
         for (int i = 1; i < order; i++)
@@ -277,7 +222,7 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
             float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
             float rk = (lambdaSi - lambdaS0) / h;
             rks[i - 1] = rk;
-            ElementwiseOps.DifferenceQuotient(_history[i], m0, rk, _differences[i - 1]);
+            ElementwiseOps.DifferenceQuotient(History[i], m0, rk, _differences[i - 1]);
         }
         rks[order - 1] = 1f;
 
@@ -330,8 +275,4 @@ public sealed class UniPCMultistepScheduler : SchedulerBase
         }
         return sum;
     }
-
-    /// <inheritdoc />
-    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
-        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
 }
