@@ -190,46 +190,7 @@ public sealed class DPMSolverMultistepScheduler : SolverSchedulerBase
         float r0 = h0 / h;
         float[] d1 = Rent(ref _scratchA, x.Length);
         ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
-        bool midpoint = SolverType == SolverType.Midpoint;
-        switch (AlgorithmType)
-        {
-            case AlgorithmType.DpmSolverPlusPlus:
-                {
-                    float a = sigmaT / sigmaS0;
-                    float b = alphaT * (SleefFloat.Exp(-h) - 1f);
-                    float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
-                    ElementwiseOps.LinearCombination(a, x, -b, m0, c, d1, x);
-                    break;
-                }
-            case AlgorithmType.DpmSolver:
-                {
-                    float a = alphaT / alphaS0;
-                    float b = sigmaT * (SleefFloat.Exp(h) - 1f);
-                    float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
-                    ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, x);
-                    break;
-                }
-            case AlgorithmType.SdeDpmSolverPlusPlus:
-                {
-                    float e2 = SleefFloat.Exp(-2f * h);
-                    float a = sigmaT / sigmaS0 * SleefFloat.Exp(-h);
-                    float b = alphaT * (1f - e2);
-                    float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
-                    float d = sigmaT * MathF.Sqrt(1f - e2);
-                    ElementwiseOps.LinearCombination(a, x, b, m0, c, d1, d, noise, x);
-                    break;
-                }
-            default: // sde-dpmsolver
-                {
-                    float a = alphaT / alphaS0;
-                    float e = sigmaT * (SleefFloat.Exp(h) - 1f);
-                    float b = 2f * e;
-                    float c = midpoint ? e : 2f * (sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f));
-                    float d = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
-                    ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, d, noise, x);
-                    break;
-                }
-        }
+        DpmSolverUpdates.SecondOrder(AlgorithmType, SolverType == SolverType.Midpoint, alphaT, sigmaT, alphaS0, sigmaS0, h, x, m0, d1, noise, x);
     }
 
     // multistep_dpm_solver_third_order_update (ODE variants only, as in diffusers)
@@ -261,23 +222,6 @@ public sealed class DPMSolverMultistepScheduler : SolverSchedulerBase
         float rSum = r0 + r1;
         TensorPrimitives.Multiply(diff, 1f / rSum, d2);
         ElementwiseOps.AddScaled(d1, r0 / rSum, diff, d1);
-        if (AlgorithmType == AlgorithmType.DpmSolverPlusPlus)
-        {
-            float em = SleefFloat.Exp(-h) - 1f;
-            float a = sigmaT / sigmaS0;
-            float b = alphaT * em;
-            float c = alphaT * (em / h + 1f);
-            float d = alphaT * ((em + h) / (h * h) - 0.5f);
-            ElementwiseOps.LinearCombination(a, x, -b, m0, c, d1, -d, d2, x);
-        }
-        else
-        {
-            float ep = SleefFloat.Exp(h) - 1f;
-            float a = alphaT / alphaS0;
-            float b = sigmaT * ep;
-            float c = sigmaT * (ep / h - 1f);
-            float d = sigmaT * ((ep - h) / (h * h) - 0.5f);
-            ElementwiseOps.LinearCombination(a, x, -b, m0, -c, d1, -d, d2, x);
-        }
+        DpmSolverUpdates.ThirdOrder(AlgorithmType, alphaT, sigmaT, alphaS0, sigmaS0, h, x, m0, d1, d2, x);
     }
 }

@@ -291,36 +291,7 @@ public sealed class DPMSolverSinglestepScheduler : SolverSchedulerBase
         float r0 = h0 / h;
         float[] d1 = Rent(ref _scratchA, x.Length);
         ElementwiseOps.ScaledDifference(1f / r0, m0, m1, d1);
-        bool midpoint = SolverType == SolverType.Midpoint;
-        switch (AlgorithmType)
-        {
-            case AlgorithmType.DpmSolverPlusPlus:
-                {
-                    float a = sigmaT / sigmaS1;
-                    float b = alphaT * (SleefFloat.Exp(-h) - 1f);
-                    float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
-                    ElementwiseOps.LinearCombination(a, start, -b, m1, c, d1, x);
-                    break;
-                }
-            case AlgorithmType.DpmSolver:
-                {
-                    float a = alphaT / alphaS1;
-                    float b = sigmaT * (SleefFloat.Exp(h) - 1f);
-                    float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
-                    ElementwiseOps.LinearCombination(a, start, -b, m1, -c, d1, x);
-                    break;
-                }
-            default: // sde-dpmsolver++
-                {
-                    float e2 = SleefFloat.Exp(-2f * h);
-                    float a = sigmaT / sigmaS1 * SleefFloat.Exp(-h);
-                    float b = alphaT * (1f - e2);
-                    float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
-                    float d = sigmaT * MathF.Sqrt(1f - e2);
-                    ElementwiseOps.LinearCombination(a, start, b, m1, c, d1, d, noise, x);
-                    break;
-                }
-        }
+        DpmSolverUpdates.SecondOrder(AlgorithmType, SolverType == SolverType.Midpoint, alphaT, sigmaT, alphaS1, sigmaS1, h, start, m1, d1, noise, x);
     }
 
     // singlestep_dpm_solver_third_order_update: from the segment start at s2 through s1, s0 to t.
@@ -362,37 +333,6 @@ public sealed class DPMSolverSinglestepScheduler : SolverSchedulerBase
             TensorPrimitives.Multiply(d2, 2f, d2);
             TensorPrimitives.Divide(d2, rDiff, d2);
         }
-        if (AlgorithmType == AlgorithmType.DpmSolverPlusPlus)
-        {
-            float em = SleefFloat.Exp(-h) - 1f;
-            float a = sigmaT / sigmaS2;
-            float b = alphaT * em;
-            float c = alphaT * (em / h + 1f);
-            if (midpoint)
-            {
-                ElementwiseOps.LinearCombination(a, start, -b, m2, c, d11, x);
-            }
-            else
-            {
-                float d = alphaT * ((em + h) / (h * h) - 0.5f);
-                ElementwiseOps.LinearCombination(a, start, -b, m2, c, d1!, -d, d2!, x);
-            }
-        }
-        else
-        {
-            float ep = SleefFloat.Exp(h) - 1f;
-            float a = alphaT / alphaS2;
-            float b = sigmaT * ep;
-            float c = sigmaT * (ep / h - 1f);
-            if (midpoint)
-            {
-                ElementwiseOps.LinearCombination(a, start, -b, m2, -c, d11, x);
-            }
-            else
-            {
-                float d = sigmaT * ((ep - h) / (h * h) - 0.5f);
-                ElementwiseOps.LinearCombination(a, start, -b, m2, -c, d1!, -d, d2!, x);
-            }
-        }
+        DpmSolverUpdates.ThirdOrder(AlgorithmType, alphaT, sigmaT, alphaS2, sigmaS2, h, start, m2, midpoint ? d11 : d1!, midpoint ? default : d2!, x);
     }
 }

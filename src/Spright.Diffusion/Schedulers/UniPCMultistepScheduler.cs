@@ -160,38 +160,14 @@ public sealed class UniPCMultistepScheduler : SolverSchedulerBase
         float[] m0 = History[0];
 
         Span<float> rks = stackalloc float[MaxOrder];
-        for (int i = 1; i < order; i++)
-        {
-            (float alphaSi, float sigmaSi) = VpSolverMath.AlphaSigma(SigmaValues[index - i]);
-            float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
-            float rk = (lambdaSi - lambdaS0) / h;
-            rks[i - 1] = rk;
-            ElementwiseOps.DifferenceQuotient(History[i], m0, rk, _differences[i - 1]);
-        }
-        rks[order - 1] = 1f;
+        Differences(index, lambdaS0, h, order, rks);
 
         Span<float> b = stackalloc float[MaxOrder];
         Coefficients(h, order, b, out _, out float hPhi1, out float bh);
 
         Span<float> rhos = stackalloc float[MaxOrder];
         int k = order - 1;
-        if (k == 1)
-        {
-            rhos[0] = 0.5f;
-        }
-        else if (k > 1)
-        {
-            Span<float> r = stackalloc float[k * k];
-            for (int row = 0; row < k; row++)
-            {
-                for (int col = 0; col < k; col++)
-                {
-                    r[row * k + col] = VpSolverMath.PowInt(rks[col], row);
-                }
-            }
-            b[..k].CopyTo(rhos);
-            VpSolverMath.Solve(r, rhos, k);
-        }
+        SolveRhos(rks, b, k, rhos);
 
         float a = PredictX0 ? sigmaT / sigmaS0 : alphaT / alphaS0;
         float scale = PredictX0 ? alphaT : sigmaT;
@@ -216,37 +192,13 @@ public sealed class UniPCMultistepScheduler : SolverSchedulerBase
         float[] m0 = History[0];
 
         Span<float> rks = stackalloc float[MaxOrder];
-        for (int i = 1; i < order; i++)
-        {
-            (float alphaSi, float sigmaSi) = VpSolverMath.AlphaSigma(SigmaValues[index - (i + 1)]);
-            float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
-            float rk = (lambdaSi - lambdaS0) / h;
-            rks[i - 1] = rk;
-            ElementwiseOps.DifferenceQuotient(History[i], m0, rk, _differences[i - 1]);
-        }
-        rks[order - 1] = 1f;
+        Differences(index - 1, lambdaS0, h, order, rks);
 
         Span<float> b = stackalloc float[MaxOrder];
         Coefficients(h, order, b, out _, out float hPhi1, out float bh);
 
         Span<float> rhos = stackalloc float[MaxOrder];
-        if (order == 1)
-        {
-            rhos[0] = 0.5f;
-        }
-        else
-        {
-            Span<float> r = stackalloc float[order * order];
-            for (int row = 0; row < order; row++)
-            {
-                for (int col = 0; col < order; col++)
-                {
-                    r[row * order + col] = VpSolverMath.PowInt(rks[col], row);
-                }
-            }
-            b[..order].CopyTo(rhos);
-            VpSolverMath.Solve(r, rhos, order);
-        }
+        SolveRhos(rks, b, order, rhos);
 
         float a = PredictX0 ? sigmaT / sigmaS0 : alphaT / alphaS0;
         float scale = PredictX0 ? alphaT : sigmaT;
@@ -262,6 +214,44 @@ public sealed class UniPCMultistepScheduler : SolverSchedulerBase
             TensorPrimitives.Add(corr, term, term);
         }
         ElementwiseOps.AddScaled(x, -(scale * bh), term, x);
+    }
+
+    /// <summary>rₖ = (λ(s0 − k) − λ(s0))/h for the k = 1 … order − 1 outputs before the newest, with the last rₖ = 1, and
+    /// the differences D1ₖ = (mₖ − m₀)/rₖ, into the difference buffers.</summary>
+    private void Differences(int s0, float lambdaS0, float h, int order, Span<float> rks)
+    {
+        float[] m0 = History[0];
+        for (int i = 1; i < order; i++)
+        {
+            (float alphaSi, float sigmaSi) = VpSolverMath.AlphaSigma(SigmaValues[s0 - i]);
+            float lambdaSi = VpSolverMath.Lambda(alphaSi, sigmaSi);
+            float rk = (lambdaSi - lambdaS0) / h;
+            rks[i - 1] = rk;
+            ElementwiseOps.DifferenceQuotient(History[i], m0, rk, _differences[i - 1]);
+        }
+        rks[order - 1] = 1f;
+    }
+
+    /// <summary>ρ of the k × k system Σⱼ rⱼ^row·ρⱼ = b_row (ρ = ½ for k = 1, nothing for k = 0), solved like torch.linalg.solve.</summary>
+    private static void SolveRhos(ReadOnlySpan<float> rks, ReadOnlySpan<float> b, int k, Span<float> rhos)
+    {
+        if (k == 1)
+        {
+            rhos[0] = 0.5f;
+        }
+        else if (k > 1)
+        {
+            Span<float> r = stackalloc float[k * k];
+            for (int row = 0; row < k; row++)
+            {
+                for (int col = 0; col < k; col++)
+                {
+                    r[row * k + col] = VpSolverMath.PowInt(rks[col], row);
+                }
+            }
+            b[..k].CopyTo(rhos);
+            VpSolverMath.Solve(r, rhos, k);
+        }
     }
 
     /// <summary>The einsum Σₖ ρₖ·D1ₖ over the difference buffers, into the sum scratch.</summary>
