@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;

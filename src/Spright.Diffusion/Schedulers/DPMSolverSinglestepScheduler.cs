@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Tensors;
 

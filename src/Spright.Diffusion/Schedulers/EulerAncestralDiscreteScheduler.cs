@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
-using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Tensors;
 
@@ -31,19 +30,7 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaSchedulerBase
     {
         Options = bound.Options;
         Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr, clampTerminal: true));
-
-        int trainSteps = Options.NumTrainTimesteps;
-        var sigmas = new float[trainSteps + 1];
-        var timesteps = new float[trainSteps];
-        double[] lin = NumpyOps.Linspace(0, trainSteps - 1, trainSteps);
-        for (int i = 0; i < trainSteps; i++)
-        {
-            sigmas[i] = TrainSigmas[trainSteps - 1 - i];
-            timesteps[i] = (float)lin[trainSteps - 1 - i];
-        }
-        SigmaValues = sigmas;
-        TimestepValues = timesteps;
-        UpdateInitNoiseSigma();
+        SetTrainingSchedule(continuousTimesteps: false);
     }
 
     /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>

@@ -31,20 +31,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
     {
         Options = bound.Options;
         Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr, clampTerminal: true));
-
-        // Before set_timesteps: every training timestep, largest σ first.
-        int trainSteps = Options.NumTrainTimesteps;
-        var sigmas = new float[trainSteps + 1];
-        var timesteps = new float[trainSteps];
-        double[] lin = NumpyOps.Linspace(0, trainSteps - 1, trainSteps);
-        for (int i = 0; i < trainSteps; i++)
-        {
-            sigmas[i] = TrainSigmas[trainSteps - 1 - i];
-            timesteps[i] = ContinuousTimesteps ? SigmaScheduleMath.ContinuousTimestep(sigmas[i]) : (float)lin[trainSteps - 1 - i];
-        }
-        SigmaValues = sigmas;
-        TimestepValues = timesteps;
-        UpdateInitNoiseSigma();
+        SetTrainingSchedule(ContinuousTimesteps);
     }
 
     /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>

@@ -42,6 +42,24 @@ public abstract class SigmaSchedulerBase : SchedulerBase
     private protected float[] SpacedTimestepsFor(int numInferenceSteps) =>
         SpacedTimesteps.Fractional(Spacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
 
+    /// <summary>The Euler schedulers' schedule before <c>set_timesteps</c>: every training timestep, largest σ first, with
+    /// <c>linspace</c> timesteps (or the continuous 0.25·log σ).</summary>
+    private protected void SetTrainingSchedule(bool continuousTimesteps)
+    {
+        int trainSteps = NumTrainTimesteps;
+        var sigmas = new float[trainSteps + 1];
+        var timesteps = new float[trainSteps];
+        double[] lin = NumpyOps.Linspace(0, trainSteps - 1, trainSteps);
+        for (int i = 0; i < trainSteps; i++)
+        {
+            sigmas[i] = TrainSigmas[trainSteps - 1 - i];
+            timesteps[i] = continuousTimesteps ? SigmaScheduleMath.ContinuousTimestep(sigmas[i]) : (float)lin[trainSteps - 1 - i];
+        }
+        SigmaValues = sigmas;
+        TimestepValues = timesteps;
+        UpdateInitNoiseSigma();
+    }
+
     /// <summary>Installs a new schedule: the step and begin indices start over and <see cref="IScheduler.InitNoiseSigma"/>
     /// follows the largest σ.</summary>
     private protected void InstallSchedule(float[] sigmas, float[] timesteps)
