@@ -175,12 +175,9 @@ public sealed class DPMSolverMultistepScheduler : SolverSchedulerBase
     // multistep_dpm_solver_second_order_update
     private void SecondOrder(int index, Span<float> x, ReadOnlySpan<float> noise)
     {
-        (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(SigmaValues[index + 1]);
-        (float alphaS0, float sigmaS0) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        (float alphaS1, float sigmaS1) = VpSolverMath.AlphaSigma(SigmaValues[index - 1]);
-        float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
-        float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
-        float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
+        (float alphaT, float sigmaT, float lambdaT) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index + 1]);
+        (float alphaS0, float sigmaS0, float lambdaS0) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index]);
+        (float alphaS1, float sigmaS1, float lambdaS1) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index - 1]);
         float[] m0 = History[0];
         float[] m1 = History[1];
         float h = lambdaT - lambdaS0;
@@ -194,14 +191,10 @@ public sealed class DPMSolverMultistepScheduler : SolverSchedulerBase
     // multistep_dpm_solver_third_order_update (ODE variants only, as in diffusers)
     private void ThirdOrder(int index, Span<float> x)
     {
-        (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(SigmaValues[index + 1]);
-        (float alphaS0, float sigmaS0) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        (float alphaS1, float sigmaS1) = VpSolverMath.AlphaSigma(SigmaValues[index - 1]);
-        (float alphaS2, float sigmaS2) = VpSolverMath.AlphaSigma(SigmaValues[index - 2]);
-        float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
-        float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
-        float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
-        float lambdaS2 = VpSolverMath.Lambda(alphaS2, sigmaS2);
+        (float alphaT, float sigmaT, float lambdaT) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index + 1]);
+        (float alphaS0, float sigmaS0, float lambdaS0) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index]);
+        (float alphaS1, float sigmaS1, float lambdaS1) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index - 1]);
+        (float alphaS2, float sigmaS2, float lambdaS2) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index - 2]);
         float[] m0 = History[0];
         float[] m1 = History[1];
         float[] m2 = History[2];

@@ -277,12 +277,9 @@ public sealed class DPMSolverSinglestepScheduler : SolverSchedulerBase
     // singlestep_dpm_solver_second_order_update: from the segment start at s1 through s0 to t.
     private void SecondOrder(int index, ReadOnlySpan<float> start, ReadOnlySpan<float> noise, Span<float> x)
     {
-        (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(SigmaValues[index + 1]);
-        (float alphaS0, float sigmaS0) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        (float alphaS1, float sigmaS1) = VpSolverMath.AlphaSigma(SigmaValues[index - 1]);
-        float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
-        float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
-        float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
+        (float alphaT, float sigmaT, float lambdaT) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index + 1]);
+        (float alphaS0, float sigmaS0, float lambdaS0) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index]);
+        (float alphaS1, float sigmaS1, float lambdaS1) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index - 1]);
         float[] m0 = History[0];
         float[] m1 = History[1];
         float h = lambdaT - lambdaS1;
@@ -296,14 +293,10 @@ public sealed class DPMSolverSinglestepScheduler : SolverSchedulerBase
     // singlestep_dpm_solver_third_order_update: from the segment start at s2 through s1, s0 to t.
     private void ThirdOrder(int index, ReadOnlySpan<float> start, Span<float> x)
     {
-        (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(SigmaValues[index + 1]);
-        (float alphaS0, float sigmaS0) = VpSolverMath.AlphaSigma(SigmaValues[index]);
-        (float alphaS1, float sigmaS1) = VpSolverMath.AlphaSigma(SigmaValues[index - 1]);
-        (float alphaS2, float sigmaS2) = VpSolverMath.AlphaSigma(SigmaValues[index - 2]);
-        float lambdaT = VpSolverMath.Lambda(alphaT, sigmaT);
-        float lambdaS0 = VpSolverMath.Lambda(alphaS0, sigmaS0);
-        float lambdaS1 = VpSolverMath.Lambda(alphaS1, sigmaS1);
-        float lambdaS2 = VpSolverMath.Lambda(alphaS2, sigmaS2);
+        (float alphaT, float sigmaT, float lambdaT) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index + 1]);
+        (float alphaS0, float sigmaS0, float lambdaS0) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index]);
+        (float alphaS1, float sigmaS1, float lambdaS1) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index - 1]);
+        (float alphaS2, float sigmaS2, float lambdaS2) = VpSolverMath.AlphaSigmaLambda(SigmaValues[index - 2]);
         float[] m0 = History[0];
         float[] m1 = History[1];
         float[] m2 = History[2];

@@ -56,6 +56,13 @@ internal static class VpSolverMath
         return (alpha, sigma * alpha);
     }
 
+    /// <summary>α, σ_t and λ of the noise level σ.</summary>
+    public static (float Alpha, float Sigma, float Lambda) AlphaSigmaLambda(float sigma)
+    {
+        (float alpha, float sigmaT) = AlphaSigma(sigma);
+        return (alpha, sigmaT, Lambda(alpha, sigmaT));
+    }
+
     /// <summary>λ = log α − log σ (float32, torch's log).</summary>
     public static float Lambda(float alpha, float sigma) => SleefFloat.Log(alpha) - SleefFloat.Log(sigma);
 
