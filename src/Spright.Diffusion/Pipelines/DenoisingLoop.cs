@@ -37,6 +37,7 @@ internal static class DenoisingLoop
         Tensor<float> noiseTensor = TensorShapes.Wrap(noisePred, images, channels, h, w);
         float guidance = (float)options.GuidanceScale;
         float eta = (float)options.Eta;
+        IEtaScheduler? etaScheduler = scheduler as IEtaScheduler;
         StepEndContext? stepEnd = options.CallbackOnStepEnd is null ? null : new StepEndContext(latentTensor, timesteps.Length);
         int evaluated = 0;
 
@@ -95,7 +96,10 @@ internal static class DenoisingLoop
 
             using (Telemetry.Start(DiffusionDiagnostics.Activities.Scheduler, i))
             {
-                scheduler.Step(noiseTensor, t, latentTensor, generator, eta);
+                // diffusers' prepare_extra_step_kwargs: eta goes only to a scheduler whose step takes it (DDIM).
+                _ = etaScheduler is not null
+                    ? etaScheduler.Step(noiseTensor, t, latentTensor, eta, generator)
+                    : scheduler.Step(noiseTensor, t, latentTensor, generator);
             }
 
             if (stepEnd is not null)

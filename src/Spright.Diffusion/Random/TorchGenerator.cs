@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Random;
 

@@ -1,3 +1,5 @@
+using Spright.Diffusion.Numerics;
+
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>
@@ -7,20 +9,21 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 internal static class BetaSchedules
 {
-    /// <summary>The beta schedule names diffusers' SD schedulers accept.</summary>
-    public static readonly string[] Names = ["linear", "scaled_linear", "squaredcos_cap_v2"];
-
     /// <summary>
     /// ᾱ per training timestep from a scheduler's beta options: the betas, optionally rescaled to zero terminal SNR,
     /// then the float32 cumulative product. With <paramref name="clampTerminal"/> (schedulers that divide by ᾱ) a
     /// rescaled schedule ends at 2⁻²⁴ instead of 0, as diffusers sets it.
     /// </summary>
-    public static float[] AlphasCumprod(string className, string schedule, int numTrainTimesteps, double betaStart, double betaEnd,
-        double[]? trainedBetas, bool rescaleZeroSnr, bool clampTerminal = false)
+    public static float[] AlphasCumprod(string className, SchedulerOptions options, bool rescaleZeroSnr = false, bool clampTerminal = false) =>
+        AlphasCumprod(className, options.BetaSchedule, options.NumTrainTimesteps, options.BetaStart, options.BetaEnd, options.TrainedBetas, rescaleZeroSnr, clampTerminal);
+
+    /// <summary>ᾱ per training timestep (see the overload on options).</summary>
+    public static float[] AlphasCumprod(string className, BetaSchedule schedule, int numTrainTimesteps, double betaStart, double betaEnd,
+        IReadOnlyList<double>? trainedBetas, bool rescaleZeroSnr, bool clampTerminal = false)
     {
-        if (trainedBetas is not null && trainedBetas.Length != numTrainTimesteps)
+        if (trainedBetas is not null && trainedBetas.Count != numTrainTimesteps)
         {
-            throw new ArgumentException($"{className} option 'trained_betas' has {trainedBetas.Length} values but num_train_timesteps is {numTrainTimesteps}.", "trained_betas");
+            throw new ArgumentException($"{className} option 'trained_betas' has {trainedBetas.Count} values but num_train_timesteps is {numTrainTimesteps}.", "trained_betas");
         }
         float[] betas = Betas(schedule, numTrainTimesteps, betaStart, betaEnd, trainedBetas);
         if (rescaleZeroSnr)
@@ -39,11 +42,11 @@ internal static class BetaSchedules
     /// Betas for a schedule: <c>trained_betas</c> when given, else linear / scaled_linear / squaredcos_cap_v2, or the
     /// <c>exp</c> (Heun) and <c>sigmoid</c> (DDPM) schedules of the classes that accept them.
     /// </summary>
-    public static float[] Betas(string schedule, int numTrainTimesteps, double betaStart, double betaEnd, double[]? trainedBetas)
+    public static float[] Betas(BetaSchedule schedule, int numTrainTimesteps, double betaStart, double betaEnd, IReadOnlyList<double>? trainedBetas)
     {
         if (trainedBetas is not null)
         {
-            var t = new float[trainedBetas.Length];
+            var t = new float[trainedBetas.Count];
             for (int i = 0; i < t.Length; i++)
             {
                 t[i] = (float)trainedBetas[i];
@@ -53,9 +56,9 @@ internal static class BetaSchedules
 
         switch (schedule)
         {
-            case "linear":
+            case BetaSchedule.Linear:
                 return LinspaceFloat32(betaStart, betaEnd, numTrainTimesteps);
-            case "scaled_linear":
+            case BetaSchedule.ScaledLinear:
                 {
                     float[] b = LinspaceFloat32(Math.Pow(betaStart, 0.5), Math.Pow(betaEnd, 0.5), numTrainTimesteps);
                     for (int i = 0; i < b.Length; i++)
@@ -64,14 +67,14 @@ internal static class BetaSchedules
                     }
                     return b;
                 }
-            case "squaredcos_cap_v2":
+            case BetaSchedule.SquaredCosCapV2:
                 return BetasForAlphaBar(numTrainTimesteps, 0.999, cosine: true);
-            case "exp":
+            case BetaSchedule.Exp:
                 return BetasForAlphaBar(numTrainTimesteps, 0.999, cosine: false);
-            case "sigmoid":
+            case BetaSchedule.Sigmoid:
                 return SigmoidBetas(numTrainTimesteps, betaStart, betaEnd);
             default:
-                throw new ArgumentException($"beta_schedule '{schedule}' is not one of {string.Join(", ", Names)}.", "beta_schedule");
+                throw new ArgumentOutOfRangeException(nameof(schedule), schedule, "Unknown beta schedule.");
         }
     }
 

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.IO;
-using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
 
@@ -16,9 +16,6 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 public sealed class DDPMScheduler : SchedulerBase
 {
-    /// <summary>The <c>variance_type</c> values diffusers knows.</summary>
-    public static readonly IReadOnlyList<string> VarianceTypes = Array.AsReadOnly(VpSolverMath.VarianceTypes);
-
     private readonly float[] _alphasCumprod;
     private float[]? _customTimesteps;
     private float[]? _predOriginal;
@@ -28,126 +25,58 @@ public sealed class DDPMScheduler : SchedulerBase
     private float[]? _modelPart;
     private float[]? _variancePart;
 
-    private DDPMScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base("DDPMScheduler", config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 1, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", "linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid");
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        VarianceType = Options.String("variance_type", "fixed_small", VpSolverMath.VarianceTypes);
-        ClipSample = Options.Bool("clip_sample", true);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        Thresholding = Options.Bool("thresholding", false);
-        DynamicThresholdingRatio = Options.Double("dynamic_thresholding_ratio", 0.995, min: 0, max: 1);
-        ClipSampleRange = Options.Double("clip_sample_range", 1.0, min: 0);
-        SampleMaxValue = Options.Double("sample_max_value", 1.0, min: 0);
-        TimestepSpacing = Options.String("timestep_spacing", "leading", "linspace", "leading", "trailing");
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
-        CompleteConfig();
-
-        _alphasCumprod = BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
-        InitNoiseSigma = 1f;
-        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
-    }
-
-    /// <summary>Creates a DDPM scheduler with diffusers' default options.</summary>
-    public DDPMScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates a DDPM scheduler, like <c>DDPMScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public DDPMScheduler(DDPMSchedulerOptions? options = null)
+        : this(SchedulerSignatures.DDPM.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
+    internal DDPMScheduler(BoundOptions<DDPMSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, logger)
+    {
+        Options = bound.Options;
+        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr));
+        _alphasCumprod = Tables.AlphasCumprod;
+        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
+    }
 
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal DDPMSchedulerOptions Options { get; }
 
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>DDPMScheduler.from_config(config, **overrides)</c>.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
+    /// <param name="logger">Where warnings go.</param>
+    /// <returns>The scheduler.</returns>
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static DDPMScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (DDPMScheduler)SchedulerRegistry.Create(nameof(DDPMScheduler), config, overrides, logger);
 
-    /// <summary><c>linear</c>, <c>scaled_linear</c>, <c>squaredcos_cap_v2</c> or <c>sigmoid</c>.</summary>
-    public string BetaSchedule { get; }
+    private int NumTrainTimesteps => Options.NumTrainTimesteps;
 
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary>One of <see cref="VarianceTypes"/>.</summary>
-    public string VarianceType { get; }
-
-    /// <summary>Whether x₀ is clipped to ±<see cref="ClipSampleRange"/>.</summary>
-    public bool ClipSample { get; }
-
-    /// <summary><c>epsilon</c>, <c>sample</c> or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary>Whether dynamic thresholding (Imagen) is applied to x₀.</summary>
-    public bool Thresholding { get; }
-
-    /// <summary>The quantile of dynamic thresholding.</summary>
-    public double DynamicThresholdingRatio { get; }
-
-    /// <summary>The clipping range when <see cref="ClipSample"/> is on.</summary>
-    public double ClipSampleRange { get; }
-
-    /// <summary>The upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; }
-
-    /// <summary><c>leading</c>, <c>trailing</c> or <c>linspace</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary>Whether betas are rescaled to zero terminal SNR.</summary>
-    public bool RescaleBetasZeroSnr { get; }
-
-    /// <summary>ᾱ for every training timestep (float32, as diffusers' <c>alphas_cumprod</c>).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
+    private bool LearnedVariance => DpmSolverUpdates.HasLearnedVariance(Options.VarianceType);
 
     /// <inheritdoc />
-    public override bool HasIntegerTimesteps => true;
-
-    private bool LearnedVariance => DpmSolverUpdates.HasLearnedVariance(VarianceType);
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>DDPMScheduler.from_config</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static DDPMScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
-
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set; unknown names are an error.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static DDPMScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (DDPMScheduler)SchedulerRegistry.Create("DDPMScheduler", config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new DDPMScheduler(config, explicitKeys, logger);
-
-    /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
         _customTimesteps = null;
-        float[] timesteps = VpSolverMath.TimestepsToFloat(SpacedTimesteps.Discrete(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset));
+        float[] timesteps = VpSolverMath.TimestepsToFloat(SpacedTimesteps.Discrete(Options.TimestepSpacing, NumTrainTimesteps, numInferenceSteps, Options.StepsOffset));
         TimestepValues = timesteps;
         StepIndex = null;
     }
 
-    /// <inheritdoc />
-    /// <remarks>DDPM accepts custom integer timesteps in strictly descending order, each below
-    /// <c>num_train_timesteps</c>; each step then goes to the next listed timestep (the last to "−1", ᾱ = 1).
-    /// Custom sigmas are not supported.</remarks>
-    public override void SetTimesteps(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
+    // DDPM accepts custom integer timesteps in strictly descending order, each below num_train_timesteps; each step then
+    // goes to the next listed timestep (the last to "−1", ᾱ = 1). Custom sigmas are not supported.
+    private protected override void SetCustomScheduleCore(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
     {
         if (timesteps is null)
         {
-            base.SetTimesteps(timesteps, sigmas);
+            base.SetCustomScheduleCore(timesteps, sigmas);
             return;
         }
         if (sigmas is not null)
@@ -198,16 +127,12 @@ public sealed class DDPMScheduler : SchedulerBase
 
     /// <inheritdoc />
     /// <exception cref="ArgumentNullException"><paramref name="generator"/> is null at a timestep &gt; 0, where DDPM draws noise.</exception>
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
         ArgumentNullException.ThrowIfNull(modelOutput);
         ArgumentNullException.ThrowIfNull(sample);
         EnsureTimestepsSet();
-        int t = (int)timestep;
-        if (t < 0 || t >= NumTrainTimesteps || t != timestep)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"DDPM timesteps are integers in [0, {NumTrainTimesteps - 1}].");
-        }
+        int t = CheckIntegerTimestep(timestep, "DDPM");
         int n = checked((int)sample.FlattenedLength);
         ReadOnlySpan<float> mo;
         ReadOnlySpan<float> predictedVariance = default;
@@ -250,18 +175,8 @@ public sealed class DDPMScheduler : SchedulerBase
         Span<float> x0 = _predOriginal;
         float sqrtAlphaT = MathF.Sqrt(alphaProdT);
         float sqrtBetaT = MathF.Sqrt(betaProdT);
-        VpSolverMath.PredictOriginalSample(PredictionType, sqrtAlphaT, sqrtBetaT, mo, x, x0);
-
-        if (Thresholding)
-        {
-            int batch = (int)sample.Lengths[0];
-            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
-        }
-        else if (ClipSample)
-        {
-            float r = (float)ClipSampleRange;
-            TensorPrimitives.Clamp(x0, -r, r, x0);
-        }
+        VpSolverMath.PredictOriginalSample(Options.PredictionType, sqrtAlphaT, sqrtBetaT, mo, x, x0);
+        DynamicThresholding.ClipOrThreshold(Options, x0, sample, ref _thresholdSort);
 
         // Formula (7): μ = (√ᾱ_prev·β_t / (1 − ᾱ_t))·x₀ + (√α_t·(1 − ᾱ_prev) / (1 − ᾱ_t))·x_t
         float originalCoeff = MathF.Sqrt(alphaProdTPrev) * currentBetaT / betaProdT;
@@ -273,26 +188,26 @@ public sealed class DDPMScheduler : SchedulerBase
             Span<float> noise = Rent(ref _noise, n);
             generator!.Randn(noise);
             float variance = ClampedVariance(alphaProdT, alphaProdTPrev, currentBetaT);
-            switch (VarianceType)
+            switch (Options.VarianceType)
             {
-                case "fixed_small":
+                case VarianceType.FixedSmall:
                     ElementwiseOps.AddScaled(x, MathF.Sqrt(variance), noise, x);
                     break;
-                case "fixed_small_log":
+                case VarianceType.FixedSmallLog:
                     {
                         float logVariance = SleefFloat.Log(variance);
                         float std = SleefFloat.Exp(0.5f * logVariance);
                         ElementwiseOps.AddScaled(x, std, noise, x);
                         break;
                     }
-                case "fixed_large":
+                case VarianceType.FixedLarge:
                     ElementwiseOps.AddScaled(x, MathF.Sqrt(currentBetaT), noise, x);
                     break;
-                case "fixed_large_log":
+                case VarianceType.FixedLargeLog:
                     // diffusers takes the square root of log(β_t) < 0 here, which is NaN.
                     ElementwiseOps.AddScaled(x, MathF.Sqrt(SleefFloat.Log(currentBetaT)), noise, x);
                     break;
-                case "learned":
+                case VarianceType.Learned:
                     {
                         for (int i = 0; i < n; i++)
                         {
@@ -338,7 +253,7 @@ public sealed class DDPMScheduler : SchedulerBase
     {
         if (!present)
         {
-            throw new ArgumentException($"{ClassName} with variance_type '{VarianceType}' needs a model output with twice the sample's channels (prediction, variance).", "modelOutput");
+            throw new ArgumentException($"{ClassName} with variance_type '{ConfigNames.Of(Options.VarianceType)}' needs a model output with twice the sample's channels (prediction, variance).", "modelOutput");
         }
     }
 
@@ -377,9 +292,6 @@ public sealed class DDPMScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
-    {
-        CheckAddNoiseArguments(originalSamples, noise, destination);
+    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
         VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
-    }
 }

@@ -1,9 +1,8 @@
 using System.Numerics.Tensors;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.IO;
-using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
 
@@ -15,203 +14,80 @@ namespace Spright.Diffusion.Schedulers;
 /// <c>deis</c>/<c>logrho</c>, as diffusers does.
 /// </summary>
 /// <remarks>diffusers 0.31 cannot build a DEIS schedule with <c>use_exponential_sigmas</c> or <c>use_beta_sigmas</c>
-/// (its <c>set_timesteps</c> fails), so <see cref="SetTimesteps(int)"/> throws <see cref="NotSupportedException"/> for
+/// (its <c>set_timesteps</c> fails), so <see cref="IScheduler.SetTimesteps(int)"/> throws <see cref="NotSupportedException"/> for
 /// them; DEIS takes no custom timesteps in diffusers 0.31 either.</remarks>
-public sealed class DEISMultistepScheduler : SchedulerBase
+public sealed class DEISMultistepScheduler : SolverSchedulerBase
 {
-    private const string Name = "DEISMultistepScheduler";
-
-    private readonly TrainingTables _tables;
-    private readonly SolverHistory _history = new();
-    private int _lowerOrderNums;
     private float[]? _scratch;
-    private float[]? _thresholdSort;
 
-    private DEISMultistepScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base(Name, config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 2, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        SolverOrder = Options.Int("solver_order", 2, min: 1, max: 3);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        Thresholding = Options.Bool("thresholding", false);
-        DynamicThresholdingRatio = Options.Double("dynamic_thresholding_ratio", 0.995, min: 0, max: 1);
-        SampleMaxValue = Options.Double("sample_max_value", 1.0, min: 0);
-        string algorithmType = Options.String("algorithm_type", "deis", "deis", "dpmsolver", "dpmsolver++");
-        string solverType = Options.String("solver_type", "logrho", "logrho", "midpoint", "heun", "bh1", "bh2");
-        LowerOrderFinal = Options.Bool("lower_order_final", true);
-        UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
-        UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
-        UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", SpacedTimesteps.Names);
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        CompleteConfig();
-
-        SigmaScheduleMath.CheckSigmaOptions(Name, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
-        if (algorithmType != "deis")
-        {
-            UpdateConfig("algorithm_type", JsonValue.Create("deis"));
-        }
-        if (solverType != "logrho")
-        {
-            UpdateConfig("solver_type", JsonValue.Create("logrho"));
-        }
-
-        _tables = new TrainingTables(BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false, clampTerminal: false));
-        InitNoiseSigma = 1f;
-        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
-        SigmaValues = (float[])_tables.Sigmas.Clone();
-        _history.Reset(SolverOrder);
-    }
-
-    /// <summary>Creates a scheduler with diffusers' default options.</summary>
-    public DEISMultistepScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates a DEIS scheduler, like <c>DEISMultistepScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public DEISMultistepScheduler(DEISMultistepSchedulerOptions? options = null)
+        : this(SchedulerSignatures.DEIS.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
+    internal DEISMultistepScheduler(BoundOptions<DEISMultistepSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, bound.Options, rescaleBetasZeroSnr: false, logger)
+    {
+        Options = bound.Options;
+        if (Options.AlgorithmType != AlgorithmType.Deis)
+        {
+            MapOption("algorithm_type", AlgorithmType.Deis);
+        }
+        if (Options.SolverType != SolverType.LogRho)
+        {
+            MapOption("solver_type", SolverType.LogRho);
+        }
+    }
 
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal DEISMultistepSchedulerOptions Options { get; }
 
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
-
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary>The solver order: 1, 2 or 3.</summary>
-    public int SolverOrder { get; }
-
-    /// <summary><c>epsilon</c>, <c>sample</c> or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary>Whether dynamic thresholding is applied to the predicted x₀.</summary>
-    public bool Thresholding { get; }
-
-    /// <summary>The quantile of dynamic thresholding.</summary>
-    public double DynamicThresholdingRatio { get; }
-
-    /// <summary>The upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; }
-
-    /// <summary>Whether the last steps of short schedules (&lt; 15 steps) use lower orders.</summary>
-    public bool LowerOrderFinal { get; }
-
-    /// <summary>Whether the sigmas follow Karras et al. (2022).</summary>
-    public bool UseKarrasSigmas { get; }
-
-    /// <summary>Exponential sigmas (not usable with diffusers 0.31's DEIS).</summary>
-    public bool UseExponentialSigmas { get; }
-
-    /// <summary>Beta sigmas (not usable with diffusers 0.31's DEIS).</summary>
-    public bool UseBetaSigmas { get; }
-
-    /// <summary><c>linspace</c>, <c>leading</c> or <c>trailing</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _tables.AlphasCumprod;
-
-    /// <inheritdoc />
-    public override bool HasIntegerTimesteps => true;
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>from_config</c>.</summary>
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>DEISMultistepScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
     /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    public static DEISMultistepScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
-
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set.</param>
-    /// <param name="logger">Where warnings go.</param>
-    /// <returns>The scheduler.</returns>
-    public static DEISMultistepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (DEISMultistepScheduler)SchedulerRegistry.Create(Name, config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new DEISMultistepScheduler(config, explicitKeys, logger);
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static DEISMultistepScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (DEISMultistepScheduler)SchedulerRegistry.Create(nameof(DEISMultistepScheduler), config, overrides, logger);
 
     /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        long[] timesteps = SpacedTimesteps.Solver(TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, StepsOffset);
-        float[] sigmaValues;
-        if (UseKarrasSigmas)
-        {
-            double[] sigmas = SigmaScheduleMath.Karras(_tables.Sigmas[0], _tables.Sigmas[^1], numInferenceSteps);
-            timesteps = _tables.RoundedTimestepsOf(sigmas);
-            sigmaValues = new float[sigmas.Length + 1];
-            for (int i = 0; i < sigmas.Length; i++)
-            {
-                sigmaValues[i] = (float)sigmas[i];
-            }
-            sigmaValues[^1] = sigmaValues[^2]; // DEIS repeats the last Karras sigma
-        }
-        else if (UseExponentialSigmas || UseBetaSigmas)
-        {
-            throw VpSolverMath.UnbuildableSigmas(Name, UseExponentialSigmas, "use_karras_sigmas");
-        }
-        else
-        {
-            sigmaValues = new float[timesteps.Length + 1];
-            double[] sigmas = _tables.SigmasAt(timesteps);
-            for (int i = 0; i < sigmas.Length; i++)
-            {
-                sigmaValues[i] = (float)sigmas[i];
-            }
-            sigmaValues[^1] = _tables.Sigmas[0];
-        }
-        SigmaValues = sigmaValues;
-        TimestepValues = VpSolverMath.TimestepsToFloat(timesteps);
-        NumInferenceSteps = timesteps.Length;
-        _history.Reset(SolverOrder);
-        _lowerOrderNums = 0;
-        StepIndex = null;
-        BeginIndex = null;
+        RejectUnbuildableSigmas("use_karras_sigmas");
+        long[] timesteps = SpacedTimesteps.Solver(Options.TimestepSpacing, NumTrainTimesteps, NumTrainTimesteps, numInferenceSteps, Options.StepsOffset);
+        double[] sigmas = SpacedOrKarrasSigmas(ref timesteps, numInferenceSteps);
+        // With Karras sigmas DEIS repeats the last one; else the schedule ends at the smallest training σ.
+        InstallSchedule(timesteps, sigmas, Options.SigmaSpacing == SigmaSpacing.Karras ? (float)sigmas[^1] : Tables.Sigmas[0]);
     }
 
     /// <inheritdoc />
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
         CheckStepArguments(modelOutput, sample);
-        if (NumInferenceSteps == 0)
-        {
-            throw new InvalidOperationException($"{Name}: call SetTimesteps before Step.");
-        }
-        int index = EnsureSolverStepIndex(timestep);
+        EnsureStepsSet();
         int count = TimestepValues.Length;
-        if (index >= count)
-        {
-            throw new InvalidOperationException($"{Name}: all {count} steps have run; call SetTimesteps again.");
-        }
-        bool lowerOrderFinal = index == count - 1 && LowerOrderFinal && count < 15;
-        bool lowerOrderSecond = index == count - 2 && LowerOrderFinal && count < 15;
+        int index = SolverStepIndex(timestep, count);
+        bool lowerOrderFinal = index == count - 1 && Options.LowerOrderFinal && count < 15;
+        bool lowerOrderSecond = index == count - 2 && Options.LowerOrderFinal && count < 15;
 
         Span<float> x = sample.AsSpan();
         int n = x.Length;
-        _history.EnsureLength(n);
-        float[] converted = _history.Pending;
-        ConvertModelOutput(SigmaValues[index], modelOutput.AsSpan(), x, converted, (int)sample.Lengths[0]);
-        _history.Push();
+        History.EnsureLength(n);
+        float[] converted = History.Pending;
+        ConvertModelOutput(SigmaValues[index], modelOutput.AsSpan(), x, converted, Threshold(sample, Options.Thresholding, withWorkspace: false));
+        History.Push();
 
-        if (SolverOrder == 1 || _lowerOrderNums < 1 || lowerOrderFinal)
+        if (SolverOrder == 1 || LowerOrderNums < 1 || lowerOrderFinal)
         {
             FirstOrder(index, x);
         }
-        else if (SolverOrder == 2 || _lowerOrderNums < 2 || lowerOrderSecond)
+        else if (SolverOrder == 2 || LowerOrderNums < 2 || lowerOrderSecond)
         {
             SecondOrder(index, x);
         }
@@ -220,24 +96,20 @@ public sealed class DEISMultistepScheduler : SchedulerBase
             ThirdOrder(index, x);
         }
 
-        if (_lowerOrderNums < SolverOrder)
-        {
-            _lowerOrderNums++;
-        }
+        CountLowerOrderStep();
         StepIndex = index + 1;
         return new SchedulerOutput(sample, null);
     }
 
     // convert_model_output: x₀ from the model output (thresholded when enabled), then ε = (x − α·x₀)/σ.
-    private void ConvertModelOutput(float sigma, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, Span<float> destination, int batch)
+    private void ConvertModelOutput(float sigma, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, Span<float> destination, in ThresholdSettings threshold)
     {
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
-        int n = sample.Length;
-        Span<float> x0 = Rent(ref _scratch, n);
-        VpSolverMath.PredictOriginalSample(PredictionType, alphaT, sigmaT, modelOutput, sample, x0);
-        if (Thresholding)
+        Span<float> x0 = Rent(ref _scratch, sample.Length);
+        VpSolverMath.PredictOriginalSample(Options.PredictionType, alphaT, sigmaT, modelOutput, sample, x0);
+        if (threshold.Enabled)
         {
-            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
+            threshold.Apply(x0);
         }
         ElementwiseOps.SubtractScaledThenDivide(sample, alphaT, x0, sigmaT, destination);
     }
@@ -252,7 +124,7 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float h = lambdaT - lambdaS;
         float a = alphaT / alphaS;
         float b = sigmaT * (SleefFloat.Exp(h) - 1f);
-        ElementwiseOps.LinearCombination(a, x, -b, _history[0], x);
+        ElementwiseOps.LinearCombination(a, x, -b, History[0], x);
     }
 
     // multistep_deis_second_order_update: x_t = α_t·(x/α_s0 + c1·m0 + c2·m1) with the log-ρ integrals.
@@ -268,8 +140,8 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float coef2 = Integral2(rhoT, rhoS1, rhoS0) - Integral2(rhoS0, rhoS1, rhoS0);
         float[] tmp = Rent(ref _scratch, x.Length);
         TensorPrimitives.Divide(x, alphaS0, tmp);
-        ElementwiseOps.AddScaled(tmp, coef1, _history[0], tmp);
-        ElementwiseOps.AddScaled(tmp, coef2, _history[1], tmp);
+        ElementwiseOps.AddScaled(tmp, coef1, History[0], tmp);
+        ElementwiseOps.AddScaled(tmp, coef2, History[1], tmp);
         TensorPrimitives.Multiply(tmp, alphaT, x);
     }
 
@@ -289,9 +161,9 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float coef3 = Integral3(rhoT, rhoS2, rhoS0, rhoS1) - Integral3(rhoS0, rhoS2, rhoS0, rhoS1);
         float[] tmp = Rent(ref _scratch, x.Length);
         TensorPrimitives.Divide(x, alphaS0, tmp);
-        ElementwiseOps.AddScaled(tmp, coef1, _history[0], tmp);
-        ElementwiseOps.AddScaled(tmp, coef2, _history[1], tmp);
-        ElementwiseOps.AddScaled(tmp, coef3, _history[2], tmp);
+        ElementwiseOps.AddScaled(tmp, coef1, History[0], tmp);
+        ElementwiseOps.AddScaled(tmp, coef2, History[1], tmp);
+        ElementwiseOps.AddScaled(tmp, coef3, History[2], tmp);
         TensorPrimitives.Multiply(tmp, alphaT, x);
     }
 
@@ -323,12 +195,5 @@ public sealed class DEISMultistepScheduler : SchedulerBase
         float numerator = t * p;
         float denominator = (lb - lc) * (lb - ld);
         return numerator / denominator;
-    }
-
-    /// <inheritdoc />
-    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
-    {
-        CheckAddNoiseArguments(originalSamples, noise, destination);
-        VpSolverMath.AddNoiseAtSigma(SigmaValues[AddNoiseIndex(timestep, lastWhenMissing: true)], originalSamples, noise, destination);
     }
 }

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using Spright.Diffusion.IO;
 using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
@@ -12,16 +11,16 @@ namespace Spright.Diffusion.Schedulers;
 internal static class DpmSolverUpdates
 {
     /// <summary>Whether the algorithm integrates the data prediction (DPM-Solver++) rather than the noise.</summary>
-    public static bool IsDataPrediction(string algorithmType) => algorithmType is "dpmsolver++" or "sde-dpmsolver++";
+    public static bool IsDataPrediction(AlgorithmType algorithmType) => algorithmType is AlgorithmType.DpmSolverPlusPlus or AlgorithmType.SdeDpmSolverPlusPlus;
 
     /// <summary>Whether the model output carries a learned variance whose first three channels are the mean.</summary>
-    public static bool HasLearnedVariance(string? varianceType) => varianceType is "learned" or "learned_range";
+    public static bool HasLearnedVariance(VarianceType? varianceType) => varianceType is VarianceType.Learned or VarianceType.LearnedRange;
 
     /// <summary>
     /// <c>convert_model_output</c>: x₀ for DPM-Solver++ (thresholded when enabled), ε for DPM-Solver, written to
     /// <paramref name="destination"/>.
     /// </summary>
-    public static void ConvertModelOutput(string algorithmType, string predictionType, float sigma, ReadOnlySpan<float> modelOutput,
+    public static void ConvertModelOutput(AlgorithmType algorithmType, PredictionType predictionType, float sigma, ReadOnlySpan<float> modelOutput,
         ReadOnlySpan<float> sample, Span<float> destination, in ThresholdSettings threshold)
     {
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigma);
@@ -47,7 +46,7 @@ internal static class DpmSolverUpdates
     }
 
     /// <summary><c>dpm_solver_first_order_update</c> from σ_s to σ_t; <paramref name="noise"/> is used by the SDE variants.</summary>
-    public static void FirstOrder(string algorithmType, float sigmaTo, float sigmaFrom, ReadOnlySpan<float> modelOutput,
+    public static void FirstOrder(AlgorithmType algorithmType, float sigmaTo, float sigmaFrom, ReadOnlySpan<float> modelOutput,
         ReadOnlySpan<float> sample, ReadOnlySpan<float> noise, Span<float> destination)
     {
         (float alphaT, float sigmaT) = VpSolverMath.AlphaSigma(sigmaTo);
@@ -57,21 +56,21 @@ internal static class DpmSolverUpdates
         float h = lambdaT - lambdaS;
         switch (algorithmType)
         {
-            case "dpmsolver++":
+            case AlgorithmType.DpmSolverPlusPlus:
                 {
                     float a = sigmaT / sigmaS;
                     float b = alphaT * (SleefFloat.Exp(-h) - 1f);
                     ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
                     break;
                 }
-            case "dpmsolver":
+            case AlgorithmType.DpmSolver:
                 {
                     float a = alphaT / alphaS;
                     float b = sigmaT * (SleefFloat.Exp(h) - 1f);
                     ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, destination);
                     break;
                 }
-            case "sde-dpmsolver++":
+            case AlgorithmType.SdeDpmSolverPlusPlus:
                 {
                     float e2 = SleefFloat.Exp(-2f * h);
                     float a = sigmaT / sigmaS * SleefFloat.Exp(-h);
@@ -88,6 +87,100 @@ internal static class DpmSolverUpdates
                     ElementwiseOps.LinearCombination(a, sample, -b, modelOutput, c, noise, destination);
                     break;
                 }
+        }
+    }
+
+    /// <summary>
+    /// The combination that ends diffusers' second-order updates, from a base sample at (α_b, σ_b) and its converted
+    /// model output m_b, with D₁ the scaled difference of the last two outputs and h = λ_t − λ_b: DPM-Solver++
+    /// x_t = (σ_t/σ_b)·x_b − α_t(e^(−h) − 1)·m_b + c·D₁, DPM-Solver x_t = (α_t/α_b)·x_b − σ_t(eʰ − 1)·m_b − c·D₁, and the
+    /// SDE variants plus <paramref name="noise"/>. The multistep update starts from the current sample, the singlestep one
+    /// from its segment's start (<c>multistep_/singlestep_dpm_solver_second_order_update</c>).
+    /// </summary>
+    public static void SecondOrder(AlgorithmType algorithmType, bool midpoint, float alphaT, float sigmaT, float alphaB, float sigmaB, float h,
+        ReadOnlySpan<float> baseSample, ReadOnlySpan<float> baseOutput, ReadOnlySpan<float> d1, ReadOnlySpan<float> noise, Span<float> destination)
+    {
+        switch (algorithmType)
+        {
+            case AlgorithmType.DpmSolverPlusPlus:
+                {
+                    float a = sigmaT / sigmaB;
+                    float b = alphaT * (SleefFloat.Exp(-h) - 1f);
+                    float c = midpoint ? -(0.5f * b) : alphaT * ((SleefFloat.Exp(-h) - 1f) / h + 1f);
+                    ElementwiseOps.LinearCombination(a, baseSample, -b, baseOutput, c, d1, destination);
+                    break;
+                }
+            case AlgorithmType.DpmSolver:
+                {
+                    float a = alphaT / alphaB;
+                    float b = sigmaT * (SleefFloat.Exp(h) - 1f);
+                    float c = midpoint ? 0.5f * b : sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f);
+                    ElementwiseOps.LinearCombination(a, baseSample, -b, baseOutput, -c, d1, destination);
+                    break;
+                }
+            case AlgorithmType.SdeDpmSolverPlusPlus:
+                {
+                    float e2 = SleefFloat.Exp(-2f * h);
+                    float a = sigmaT / sigmaB * SleefFloat.Exp(-h);
+                    float b = alphaT * (1f - e2);
+                    float c = midpoint ? 0.5f * b : alphaT * ((1f - e2) / (-2f * h) + 1f);
+                    float d = sigmaT * MathF.Sqrt(1f - e2);
+                    ElementwiseOps.LinearCombination(a, baseSample, b, baseOutput, c, d1, d, noise, destination);
+                    break;
+                }
+            default: // sde-dpmsolver (multistep only)
+                {
+                    float a = alphaT / alphaB;
+                    float e = sigmaT * (SleefFloat.Exp(h) - 1f);
+                    float b = 2f * e;
+                    float c = midpoint ? e : 2f * (sigmaT * ((SleefFloat.Exp(h) - 1f) / h - 1f));
+                    float d = sigmaT * MathF.Sqrt(SleefFloat.Exp(2f * h) - 1f);
+                    ElementwiseOps.LinearCombination(a, baseSample, -b, baseOutput, -c, d1, d, noise, destination);
+                    break;
+                }
+        }
+    }
+
+    /// <summary>
+    /// The combination that ends diffusers' third-order updates (ODE variants): DPM-Solver++
+    /// x_t = (σ_t/σ_b)·x_b − α_t·em·m_b + α_t(em/h + 1)·D₁ − α_t((em + h)/h² − ½)·D₂ with em = e^(−h) − 1, and DPM-Solver
+    /// likewise with ep = eʰ − 1. Without <paramref name="d2"/> (the singlestep midpoint update) the D₂ term is left out.
+    /// </summary>
+    public static void ThirdOrder(AlgorithmType algorithmType, float alphaT, float sigmaT, float alphaB, float sigmaB, float h,
+        ReadOnlySpan<float> baseSample, ReadOnlySpan<float> baseOutput, ReadOnlySpan<float> d1, ReadOnlySpan<float> d2, Span<float> destination)
+    {
+        bool withD2 = !d2.IsEmpty;
+        if (algorithmType == AlgorithmType.DpmSolverPlusPlus)
+        {
+            float em = SleefFloat.Exp(-h) - 1f;
+            float a = sigmaT / sigmaB;
+            float b = alphaT * em;
+            float c = alphaT * (em / h + 1f);
+            if (withD2)
+            {
+                float d = alphaT * ((em + h) / (h * h) - 0.5f);
+                ElementwiseOps.LinearCombination(a, baseSample, -b, baseOutput, c, d1, -d, d2, destination);
+            }
+            else
+            {
+                ElementwiseOps.LinearCombination(a, baseSample, -b, baseOutput, c, d1, destination);
+            }
+        }
+        else
+        {
+            float ep = SleefFloat.Exp(h) - 1f;
+            float a = alphaT / alphaB;
+            float b = sigmaT * ep;
+            float c = sigmaT * (ep / h - 1f);
+            if (withD2)
+            {
+                float d = sigmaT * ((ep - h) / (h * h) - 0.5f);
+                ElementwiseOps.LinearCombination(a, baseSample, -b, baseOutput, -c, d1, -d, d2, destination);
+            }
+            else
+            {
+                ElementwiseOps.LinearCombination(a, baseSample, -b, baseOutput, -c, d1, destination);
+            }
         }
     }
 

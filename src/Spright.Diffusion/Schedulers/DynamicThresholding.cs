@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>
@@ -31,6 +33,22 @@ internal static class DynamicThresholding
             {
                 row[i] = Math.Clamp(row[i], -s, s) / s;
             }
+        }
+    }
+
+    /// <summary>x₀ as DDIM, DDPM and LCM finish it: dynamically thresholded when <c>thresholding</c> is on, else clipped to
+    /// ±<c>clip_sample_range</c> when <c>clip_sample</c> is on.</summary>
+    public static void ClipOrThreshold(DenoisingSchedulerOptions options, Span<float> x0, Tensor<float> sample, ref float[]? sortScratch)
+    {
+        if (options.Thresholding)
+        {
+            int batch = (int)sample.Lengths[0];
+            Apply(x0, batch, (float)options.DynamicThresholdingRatio, (float)options.SampleMaxValue, SchedulerBase.Rent(ref sortScratch, x0.Length / Math.Max(batch, 1)));
+        }
+        else if (options.ClipSample)
+        {
+            float r = (float)options.ClipSampleRange;
+            TensorPrimitives.Clamp(x0, -r, r, x0);
         }
     }
 

@@ -18,114 +18,58 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaSchedulerBase
     private Tensor<float>? _predOriginalTensor;
     private float[]? _scratch;
 
-    private EulerAncestralDiscreteScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base("EulerAncestralDiscreteScheduler", config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 2, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
-        CompleteConfig();
-
-        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true));
-
-        var sigmas = new float[NumTrainTimesteps + 1];
-        var timesteps = new float[NumTrainTimesteps];
-        double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1, NumTrainTimesteps);
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            sigmas[i] = TrainSigmas[NumTrainTimesteps - 1 - i];
-            timesteps[i] = (float)lin[NumTrainTimesteps - 1 - i];
-        }
-        SigmaValues = sigmas;
-        TimestepValues = timesteps;
-        UpdateInitNoiseSigma(TimestepSpacing);
-    }
-
-    /// <summary>Creates an ancestral Euler scheduler with diffusers' default options.</summary>
-    public EulerAncestralDiscreteScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates an ancestral Euler scheduler, like <c>EulerAncestralDiscreteScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public EulerAncestralDiscreteScheduler(EulerAncestralDiscreteSchedulerOptions? options = null)
+        : this(SchedulerSignatures.EulerAncestral.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
+    internal EulerAncestralDiscreteScheduler(BoundOptions<EulerAncestralDiscreteSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, bound.Options, logger)
+    {
+        Options = bound.Options;
+        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr, clampTerminal: true));
+        SetTrainingSchedule(continuousTimesteps: false);
+    }
 
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal EulerAncestralDiscreteSchedulerOptions Options { get; }
 
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
-
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary><c>epsilon</c> or <c>v_prediction</c>; <c>sample</c> is accepted in the configuration but, as in diffusers, <see cref="Step"/> rejects it.</summary>
-    public string PredictionType { get; }
-
-    /// <summary><c>linspace</c>, <c>leading</c> or <c>trailing</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary>Whether betas are rescaled to zero terminal SNR (the last ᾱ is then set to 2⁻²⁴).</summary>
-    public bool RescaleBetasZeroSnr { get; }
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>from_config</c>.</summary>
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>EulerAncestralDiscreteScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
+    /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    public static EulerAncestralDiscreteScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
-
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set; unknown names are an error.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static EulerAncestralDiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (EulerAncestralDiscreteScheduler)SchedulerRegistry.Create("EulerAncestralDiscreteScheduler", config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new EulerAncestralDiscreteScheduler(config, explicitKeys, logger);
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static EulerAncestralDiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (EulerAncestralDiscreteScheduler)SchedulerRegistry.Create(nameof(EulerAncestralDiscreteScheduler), config, overrides, logger);
 
     /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] timesteps = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        float[] timesteps = SpacedTimestepsFor(numInferenceSteps);
         double[] interpolated = InterpolateSigmas(timesteps);
         var sigmas = new float[interpolated.Length + 1];
         for (int i = 0; i < interpolated.Length; i++)
         {
             sigmas[i] = (float)interpolated[i];
         }
-        SigmaValues = sigmas;
-        TimestepValues = timesteps;
-        StepIndex = null;
-        BeginIndex = null;
-        UpdateInitNoiseSigma(TimestepSpacing);
+        InstallSchedule(sigmas, timesteps);
     }
 
     /// <inheritdoc />
     /// <exception cref="NotSupportedException">The prediction type is <c>sample</c> (not implemented by diffusers either).</exception>
     /// <exception cref="ArgumentNullException"><paramref name="generator"/> is null: every step draws noise.</exception>
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
         CheckStepArguments(modelOutput, sample);
         EnsureTimestepsSet();
-        if (PredictionType == "sample")
-        {
-            throw new NotSupportedException($"{ClassName} does not implement prediction_type 'sample' (neither does diffusers).");
-        }
+        RejectSamplePrediction(Options.PredictionType);
         if (generator is null)
         {
             throw new ArgumentNullException(nameof(generator), $"{ClassName} draws noise every step: pass the generator.");
@@ -143,7 +87,7 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaSchedulerBase
         Span<float> scratch = Rent(ref _scratch, x.Length);
 
         float sigma = SigmaValues[index];
-        PredictOriginalSample(PredictionType, modelOutput.AsSpan(), x, sigma, x0);
+        PredictOriginalSample(Options.PredictionType, modelOutput.AsSpan(), x, sigma, x0);
 
         float sigmaFrom = sigma;
         float sigmaTo = SigmaValues[index + 1];

@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.IO;
-using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
 
@@ -18,145 +18,56 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
     private Tensor<float>? _predOriginalTensor;
     private float[]? _scratch;
 
-    private EulerDiscreteScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base("EulerDiscreteScheduler", config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 2, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction", "original_sample");
-        InterpolationType = Options.String("interpolation_type", "linear", "linear", "log_linear");
-        UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
-        UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
-        UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        SigmaMin = Options.NullableDouble("sigma_min", null, min: 0);
-        SigmaMax = Options.NullableDouble("sigma_max", null, min: 0);
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
-        TimestepType = Options.String("timestep_type", "discrete", "discrete", "continuous");
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
-        FinalSigmasType = Options.String("final_sigmas_type", "zero", "zero", "sigma_min");
-        CompleteConfig();
-        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
-
-        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr, clampTerminal: true));
-
-        // Before set_timesteps: every training timestep, largest σ first.
-        var sigmas = new float[NumTrainTimesteps + 1];
-        var timesteps = new float[NumTrainTimesteps];
-        double[] lin = NumpyOps.Linspace(0, NumTrainTimesteps - 1, NumTrainTimesteps);
-        for (int i = 0; i < NumTrainTimesteps; i++)
-        {
-            sigmas[i] = TrainSigmas[NumTrainTimesteps - 1 - i];
-            timesteps[i] = ContinuousTimesteps ? SigmaScheduleMath.ContinuousTimestep(sigmas[i]) : (float)lin[NumTrainTimesteps - 1 - i];
-        }
-        SigmaValues = sigmas;
-        TimestepValues = timesteps;
-        UpdateInitNoiseSigma(TimestepSpacing);
-    }
-
-    /// <summary>Creates an Euler scheduler with diffusers' default options.</summary>
-    public EulerDiscreteScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates an Euler scheduler, like <c>EulerDiscreteScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public EulerDiscreteScheduler(EulerDiscreteSchedulerOptions? options = null)
+        : this(SchedulerSignatures.Euler.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
+    internal EulerDiscreteScheduler(BoundOptions<EulerDiscreteSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, bound.Options, logger)
+    {
+        Options = bound.Options;
+        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr, clampTerminal: true));
+        SetTrainingSchedule(ContinuousTimesteps);
+    }
 
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal EulerDiscreteSchedulerOptions Options { get; }
 
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
+    private bool ContinuousTimesteps => Options.TimestepType == TimestepType.Continuous && Options.PredictionType == PredictionType.VPrediction;
 
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary><c>epsilon</c>, <c>sample</c> (alias <c>original_sample</c>) or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary><c>linear</c> (np.interp of σ over the timesteps) or <c>log_linear</c> (log-uniform σ from the largest to the smallest training σ).</summary>
-    public string InterpolationType { get; }
-
-    /// <summary>Whether the sigmas follow Karras et al. (2022).</summary>
-    public bool UseKarrasSigmas { get; }
-
-    /// <summary>Whether the sigmas are log-uniformly spaced.</summary>
-    public bool UseExponentialSigmas { get; }
-
-    /// <summary>Whether the sigmas follow Beta(0.6, 0.6) quantiles (arXiv:2407.12173).</summary>
-    public bool UseBetaSigmas { get; }
-
-    /// <summary>The smallest σ of Karras / exponential / beta schedules (default: the last interpolated σ).</summary>
-    public double? SigmaMin { get; }
-
-    /// <summary>The largest σ of Karras / exponential / beta schedules (default: the first interpolated σ).</summary>
-    public double? SigmaMax { get; }
-
-    /// <summary><c>linspace</c>, <c>leading</c> or <c>trailing</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary><c>discrete</c>, or <c>continuous</c> (timesteps 0.25·log σ, with v-prediction only).</summary>
-    public string TimestepType { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary>Whether betas are rescaled to zero terminal SNR (the last ᾱ is then set to 2⁻²⁴).</summary>
-    public bool RescaleBetasZeroSnr { get; }
-
-    /// <summary><c>zero</c> (the last σ is 0) or <c>sigma_min</c> (the smallest training σ).</summary>
-    public string FinalSigmasType { get; }
-
-    private bool ContinuousTimesteps => TimestepType == "continuous" && PredictionType == "v_prediction";
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>EulerDiscreteScheduler.from_config</c>.</summary>
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>EulerDiscreteScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
+    /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    public static EulerDiscreteScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
-
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set; unknown names are an error.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static EulerDiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (EulerDiscreteScheduler)SchedulerRegistry.Create("EulerDiscreteScheduler", config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new EulerDiscreteScheduler(config, explicitKeys, logger);
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static EulerDiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (EulerDiscreteScheduler)SchedulerRegistry.Create(nameof(EulerDiscreteScheduler), config, overrides, logger);
 
     /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         NumInferenceSteps = numInferenceSteps;
-        float[] timesteps = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
-        BuildFromTimesteps(timesteps);
+        BuildFromTimesteps(SpacedTimestepsFor(numInferenceSteps));
     }
 
-    /// <inheritdoc />
-    /// <remarks>Euler accepts either custom timesteps (not with Karras / exponential / beta sigmas, nor with
-    /// continuous timesteps) or custom sigmas (whose last value is used as the final σ).</remarks>
-    public override void SetTimesteps(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
+    // Euler accepts either custom timesteps (not with Karras / exponential / beta sigmas, nor with continuous timesteps)
+    // or custom sigmas (whose last value is used as the final σ).
+    private protected override void SetCustomScheduleCore(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
     {
         if (timesteps is not null && sigmas is not null)
         {
             throw new ArgumentException("Only one of timesteps or sigmas can be given.", nameof(sigmas));
         }
-        if (timesteps is null && sigmas is null)
-        {
-            throw new ArgumentException("Give custom timesteps or sigmas (or call SetTimesteps(numInferenceSteps)).", nameof(timesteps));
-        }
         if (timesteps is not null)
         {
-            if (UseKarrasSigmas || UseExponentialSigmas || UseBetaSigmas)
+            if (Options.SigmaSpacing != SigmaSpacing.None)
             {
                 throw new ArgumentException($"{ClassName}: custom timesteps cannot be used with use_karras_sigmas, use_exponential_sigmas or use_beta_sigmas.", nameof(timesteps));
             }
@@ -180,14 +91,14 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
                 ? SigmaScheduleMath.ContinuousTimestep(s[i])
                 : (float)SigmaScheduleMath.SigmaToT(s[i], torchBlend: false, LogTrainSigmas);
         }
-        Install(s, t);
+        InstallSchedule(s, t);
     }
 
     private void BuildFromTimesteps(float[] timesteps)
     {
         double[] sigmas;
         bool f32;
-        if (InterpolationType == "linear")
+        if (Options.InterpolationType == InterpolationType.Linear)
         {
             sigmas = InterpolateSigmas(timesteps);
             f32 = false;
@@ -206,9 +117,9 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
             f32 = true;
         }
         double[] t64 = Array.ConvertAll(timesteps, x => (double)x);
-        SigmaScheduleParts parts = Respace(sigmas, f32, t64, SpacingOf(UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas), NumInferenceSteps, SigmaMin, SigmaMax);
+        SigmaScheduleParts parts = Respace(sigmas, f32, t64, Options.SigmaSpacing, NumInferenceSteps, Options.SigmaMin, Options.SigmaMax);
 
-        float last = FinalSigmasType == "sigma_min" ? TrainSigmas[0] : 0f;
+        float last = Options.FinalSigmasType == FinalSigmasType.SigmaMin ? TrainSigmas[0] : 0f;
         var s = new float[parts.Sigmas.Length + 1];
         for (int i = 0; i < parts.Sigmas.Length; i++)
         {
@@ -229,16 +140,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
         {
             t = ToFloat(parts.Timesteps);
         }
-        Install(s, t);
-    }
-
-    private void Install(float[] sigmas, float[] timesteps)
-    {
-        SigmaValues = sigmas;
-        TimestepValues = timesteps;
-        StepIndex = null;
-        BeginIndex = null;
-        UpdateInitNoiseSigma(TimestepSpacing);
+        InstallSchedule(s, t);
     }
 
     private static void CheckCustom(IReadOnlyList<float> values, int minCount, string name)
@@ -257,7 +159,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
     }
 
     /// <inheritdoc />
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f) =>
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator) =>
         Step(modelOutput, timestep, sample, 0f, 0f, float.PositiveInfinity, 1f, generator);
 
     /// <summary>One Euler step with stochastic churn (diffusers' <c>step(..., s_churn, s_tmin, s_tmax, s_noise, generator)</c>):
@@ -310,7 +212,7 @@ public sealed class EulerDiscreteScheduler : SigmaSchedulerBase
             ElementwiseOps.AddScaled(x, noiseScale, scratch, x);
         }
 
-        PredictOriginalSample(PredictionType, mo, x, PredictionType == "epsilon" ? sigmaHat : sigma, x0);
+        PredictOriginalSample(Options.PredictionType, mo, x, Options.PredictionType == PredictionType.Epsilon ? sigmaHat : sigma, x0);
 
         // derivative = (x − x₀)/σ̂; prev = x + derivative·(σ_next − σ̂)
         ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, scratch);

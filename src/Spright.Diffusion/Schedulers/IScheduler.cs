@@ -34,10 +34,6 @@ public interface IScheduler
     /// <summary>The timesteps to iterate, after <c>SetTimesteps</c> (diffusers' <c>scheduler.timesteps</c>).</summary>
     ReadOnlySpan<float> Timesteps { get; }
 
-    /// <summary><see langword="true"/> when diffusers holds the timesteps as int64 (DDIM, PNDM, DPM-Solver…),
-    /// <see langword="false"/> for float32 schedules (Euler, Heun, LMS…).</summary>
-    bool HasIntegerTimesteps { get; }
-
     /// <summary>The noise levels (diffusers' <c>scheduler.sigmas</c>) for sigma-based schedulers; empty otherwise.</summary>
     ReadOnlySpan<float> Sigmas { get; }
 
@@ -73,10 +69,10 @@ public interface IScheduler
     /// <param name="modelOutput">The (guided) model output, same shape as <paramref name="sample"/>.</param>
     /// <param name="timestep">The current timestep (a value of <see cref="Timesteps"/>).</param>
     /// <param name="sample">The current latents; updated in place to the previous sample.</param>
-    /// <param name="generator">The random generator for stochastic schedulers (ancestral, DDPM, LCM, DDIM with η &gt; 0).</param>
-    /// <param name="eta">DDIM's η (0 = deterministic DDIM, 1 = DDPM-like); ignored by schedulers without it.</param>
+    /// <param name="generator">The random generator for stochastic schedulers (ancestral, SDE, DDPM, LCM).</param>
     /// <returns>The previous sample (the updated <paramref name="sample"/>) and the predicted x₀.</returns>
-    SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f);
+    /// <remarks>Schedulers whose step takes DDIM's η implement <see cref="IEtaScheduler"/> as well.</remarks>
+    SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null);
 
     /// <summary>Forward diffusion to <paramref name="timestep"/>: √ᾱ·x₀ + √(1−ᾱ)·ε (or x₀ + σ·ε for sigma
     /// schedulers), used by image-to-image.</summary>

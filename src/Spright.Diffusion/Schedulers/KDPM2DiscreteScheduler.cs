@@ -12,140 +12,62 @@ namespace Spright.Diffusion.Schedulers;
 /// at the geometric midpoint √(σᵢσᵢ₊₁), so the timesteps interleave the schedule with interpolated timesteps; the
 /// first/second order state machine matches diffusers' <c>state_in_first_order</c>.
 /// </summary>
-public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
+public sealed class KDPM2DiscreteScheduler : KDiffusionSchedulerBase
 {
-    private float[]? _predOriginal;
-    private Tensor<float>? _predOriginalTensor;
-    private float[]? _derivative;
-    private float[]? _storedSample;
-    private bool _hasStoredSample;
+    private readonly MidpointSteps _steps = new();
     private float[] _sigmasInterpol = [];
 
-    private KDPM2DiscreteScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base("KDPM2DiscreteScheduler", config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 2, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.00085, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.012, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
-        UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
-        UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        CompleteConfig();
-        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
-
-        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
-        SetTimesteps(NumTrainTimesteps);
-    }
-
-    /// <summary>Creates a KDPM2 scheduler with diffusers' default options.</summary>
-    public KDPM2DiscreteScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates a KDPM2 scheduler, like <c>KDPM2DiscreteScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public KDPM2DiscreteScheduler(KDPM2DiscreteSchedulerOptions? options = null)
+        : this(SchedulerSignatures.KDPM2.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
+    internal KDPM2DiscreteScheduler(BoundOptions<KDPM2DiscreteSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, bound.Options, logger)
+    {
+        Options = bound.Options;
+        Order = 2;
+        SetTimesteps(Options.NumTrainTimesteps);
+    }
 
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal KDPM2DiscreteSchedulerOptions Options { get; }
 
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
-
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary>Whether the sigmas follow Karras et al. (2022) (their timesteps are then rounded).</summary>
-    public bool UseKarrasSigmas { get; }
-
-    /// <summary>Whether the sigmas are log-uniformly spaced.</summary>
-    public bool UseExponentialSigmas { get; }
-
-    /// <summary>Whether the sigmas follow Beta(0.6, 0.6) quantiles.</summary>
-    public bool UseBetaSigmas { get; }
-
-    /// <summary><c>epsilon</c> or <c>v_prediction</c>; <c>sample</c> is accepted in the configuration but, as in diffusers, <see cref="Step"/> rejects it.</summary>
-    public string PredictionType { get; }
-
-    /// <summary><c>linspace</c>, <c>leading</c> or <c>trailing</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <inheritdoc />
-    public override int Order => 2;
-
-    /// <summary>Whether the next <see cref="Step"/> is a first-order step.</summary>
-    public bool StateInFirstOrder => !_hasStoredSample;
+    /// <summary>Whether the next step is a first-order step.</summary>
+    internal bool StateInFirstOrder => _steps.InFirstOrder;
 
     /// <summary>The interleaved midpoint sigmas (diffusers' <c>sigmas_interpol</c>; the first entry is NaN as in torch).</summary>
-    public ReadOnlySpan<float> SigmasInterpol => _sigmasInterpol;
+    internal ReadOnlySpan<float> SigmasInterpol => _sigmasInterpol;
 
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>from_config</c>.</summary>
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>KDPM2DiscreteScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
+    /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    public static KDPM2DiscreteScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static KDPM2DiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (KDPM2DiscreteScheduler)SchedulerRegistry.Create(nameof(KDPM2DiscreteScheduler), config, overrides, logger);
 
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set; unknown names are an error.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static KDPM2DiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (KDPM2DiscreteScheduler)SchedulerRegistry.Create("KDPM2DiscreteScheduler", config, overrides, logger);
+    private protected override bool ReadsConfigSigmaRange(SigmaSpacing spacing) => true;
 
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new KDPM2DiscreteScheduler(config, explicitKeys, logger);
+    private protected override bool RoundsKarrasTimesteps => true;
 
-    /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void Install(float[] sigmas, double[] timesteps)
     {
-        CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        NumInferenceSteps = numInferenceSteps;
-        float[] spaced = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
-        SigmaScheduleParts parts = Respace(InterpolateSigmas(spaced), false, Array.ConvertAll(spaced, x => (double)x),
-            SpacingOf(UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas), numInferenceSteps,
-            ConfigNumber("sigma_min"), ConfigNumber("sigma_max"), roundKarrasTimesteps: true);
-
-        int count = parts.Sigmas.Length + 1;
-        var sigmas = new float[count];
-        for (int i = 0; i < parts.Sigmas.Length; i++)
-        {
-            sigmas[i] = (float)parts.Sigmas[i];
-        }
-
         // σ_interpol = exp(lerp(log σ, log σ.roll(1), 0.5)); the first one mixes with the final 0 (→ NaN).
+        int count = sigmas.Length;
         var interpol = new float[count];
         for (int i = 0; i < count; i++)
         {
             interpol[i] = SigmaScheduleMath.LogMidpoint(sigmas[i], sigmas[(i - 1 + count) % count]);
         }
-
-        SigmaValues = SigmaScheduleMath.RepeatInterleaveTail(sigmas, appendLast: true);
         _sigmasInterpol = SigmaScheduleMath.RepeatInterleaveTail(interpol, appendLast: true);
-
-        float[] t = ToFloat(parts.Timesteps);
-        var timesteps = new float[1 + 2 * (t.Length - 1)];
-        timesteps[0] = t[0];
-        for (int i = 1; i < t.Length; i++)
-        {
-            timesteps[2 * i - 1] = (float)SigmaScheduleMath.SigmaToT(interpol[i], torchBlend: true, LogTrainSigmas);
-            timesteps[2 * i] = t[i];
-        }
-        TimestepValues = timesteps;
-        _hasStoredSample = false;
-        StepIndex = null;
-        BeginIndex = null;
-        UpdateInitNoiseSigma(TimestepSpacing);
+        _steps.Reset();
+        InstallSchedule(SigmaScheduleMath.RepeatInterleaveTail(sigmas, appendLast: true), InterleavedTimesteps(ToFloat(timesteps), interpol, 0));
     }
 
     /// <inheritdoc />
@@ -153,14 +75,11 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
 
     /// <inheritdoc />
     /// <exception cref="NotSupportedException">The prediction type is <c>sample</c> (not implemented by diffusers either).</exception>
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
         CheckStepArguments(modelOutput, sample);
         EnsureTimestepsSet();
-        if (PredictionType == "sample")
-        {
-            throw new NotSupportedException($"{ClassName} does not implement prediction_type 'sample' (neither does diffusers).");
-        }
+        RejectSamplePrediction(Options.PredictionType);
         if (StepIndex is null)
         {
             InitStepIndex(timestep);
@@ -170,46 +89,17 @@ public sealed class KDPM2DiscreteScheduler : SigmaSchedulerBase
         CheckStepInRange(firstOrder ? index : index - 1, 2);
 
         Span<float> x = sample.AsSpan();
-        int n = x.Length;
-        Tensor<float> predOriginalTensor = RentLike(ref _predOriginal, ref _predOriginalTensor, sample);
-        Span<float> x0 = _predOriginal;
-        Span<float> derivative = Rent(ref _derivative, n);
-
-        float sigma, sigmaInterpol, sigmaNext;
+        Tensor<float> predOriginalTensor = _steps.PredictedOriginal(sample, out Span<float> x0);
+        float sigma = firstOrder ? SigmaValues[index] : SigmaValues[index - 1]; // σ̂ = σ (γ = 0)
+        float sigmaInterpol = firstOrder ? _sigmasInterpol[index + 1] : _sigmasInterpol[index];
+        PredictOriginalSample(Options.PredictionType, modelOutput.AsSpan(), x, firstOrder ? sigma : sigmaInterpol, x0);
         if (firstOrder)
         {
-            sigma = SigmaValues[index];
-            sigmaInterpol = _sigmasInterpol[index + 1];
-            sigmaNext = SigmaValues[index + 1];
+            _steps.First(x, x0, sigma, sigmaInterpol);
         }
         else
         {
-            sigma = SigmaValues[index - 1];
-            sigmaInterpol = _sigmasInterpol[index];
-            sigmaNext = SigmaValues[index];
-        }
-        float sigmaHat = sigma; // γ = 0
-
-        PredictOriginalSample(PredictionType, modelOutput.AsSpan(), x, firstOrder ? sigmaHat : sigmaInterpol, x0);
-
-        if (firstOrder)
-        {
-            ElementwiseOps.DifferenceQuotient(x, x0, sigmaHat, derivative);
-            float dt = sigmaInterpol - sigmaHat;
-            x.CopyTo(Rent(ref _storedSample, n));
-            _hasStoredSample = true;
-            ElementwiseOps.AddScaled(x, dt, derivative, x);
-        }
-        else
-        {
-            if (_storedSample is null || _storedSample.Length != n)
-            {
-                throw new InvalidOperationException($"{ClassName}: the second-order step needs the first-order step's sample of the same size.");
-            }
-            ElementwiseOps.DifferenceQuotient(x, x0, sigmaInterpol, derivative);
-            float dt = sigmaNext - sigmaHat;
-            _hasStoredSample = false;
-            ElementwiseOps.AddScaled(_storedSample, dt, derivative, x);
+            _steps.Second(x, x0, sigma, sigmaInterpol, SigmaValues[index], ClassName);
         }
 
         StepIndex = index + 1;

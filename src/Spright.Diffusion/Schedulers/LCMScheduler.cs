@@ -16,7 +16,6 @@ namespace Spright.Diffusion.Schedulers;
 /// <remarks><c>timestep_spacing</c> is kept in the configuration but, as in diffusers, does not affect the schedule.</remarks>
 public sealed class LCMScheduler : SchedulerBase
 {
-    private const string Name = "LCMScheduler";
     private const float SigmaData = 0.5f;
 
     private readonly float[] _alphasCumprod;
@@ -27,118 +26,44 @@ public sealed class LCMScheduler : SchedulerBase
     private float[]? _noise;
     private float[]? _thresholdSort;
 
-    private LCMScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base(Name, config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 1, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.00085, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.012, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "scaled_linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        OriginalInferenceSteps = Options.Int("original_inference_steps", 50, min: 1, max: 100_000);
-        ClipSample = Options.Bool("clip_sample", false);
-        ClipSampleRange = Options.Double("clip_sample_range", 1.0, min: 0);
-        SetAlphaToOne = Options.Bool("set_alpha_to_one", true);
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        Thresholding = Options.Bool("thresholding", false);
-        DynamicThresholdingRatio = Options.Double("dynamic_thresholding_ratio", 0.995, min: 0, max: 1);
-        SampleMaxValue = Options.Double("sample_max_value", 1.0, min: 0);
-        TimestepSpacing = Options.String("timestep_spacing", "leading", SpacedTimesteps.Names);
-        TimestepScaling = Options.Double("timestep_scaling", 10.0);
-        RescaleBetasZeroSnr = Options.Bool("rescale_betas_zero_snr", false);
-        CompleteConfig();
-
-        _alphasCumprod = BetaSchedules.AlphasCumprod(Name, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, RescaleBetasZeroSnr);
-        _finalAlphaCumprod = SetAlphaToOne ? 1f : _alphasCumprod[0];
-        InitNoiseSigma = 1f;
-        TimestepValues = SpacedTimesteps.AllTraining(NumTrainTimesteps);
-    }
-
-    /// <summary>Creates a scheduler with diffusers' default options.</summary>
-    public LCMScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates an LCM scheduler, like <c>LCMScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public LCMScheduler(LCMSchedulerOptions? options = null)
+        : this(SchedulerSignatures.LCM.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
+    internal LCMScheduler(BoundOptions<LCMSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, logger)
+    {
+        Options = bound.Options;
+        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options, Options.RescaleBetasZeroSnr));
+        _alphasCumprod = Tables.AlphasCumprod;
+        _finalAlphaCumprod = Options.SetAlphaToOne ? 1f : _alphasCumprod[0];
+        TimestepValues = SpacedTimesteps.AllTraining(Options.NumTrainTimesteps);
+    }
 
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
-
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
-
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary>The number of steps of the distillation schedule the inference timesteps are taken from.</summary>
-    public int OriginalInferenceSteps { get; }
-
-    /// <summary>Whether x₀ is clipped to ±<see cref="ClipSampleRange"/>.</summary>
-    public bool ClipSample { get; }
-
-    /// <summary>The clipping range when <see cref="ClipSample"/> is on.</summary>
-    public double ClipSampleRange { get; }
-
-    /// <summary>Whether ᾱ beyond the schedule is 1 (else ᾱ₀).</summary>
-    public bool SetAlphaToOne { get; }
-
-    /// <summary>Kept for compatibility; not used by LCM's schedule.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary><c>epsilon</c>, <c>sample</c> or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary>Whether dynamic thresholding is applied to x₀.</summary>
-    public bool Thresholding { get; }
-
-    /// <summary>The quantile of dynamic thresholding.</summary>
-    public double DynamicThresholdingRatio { get; }
-
-    /// <summary>The upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; }
-
-    /// <summary>Kept in the configuration; LCM's schedule does not depend on it.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>The factor applied to the timestep in the boundary conditions (c_skip, c_out).</summary>
-    public double TimestepScaling { get; }
-
-    /// <summary>Whether betas are rescaled to zero terminal SNR.</summary>
-    public bool RescaleBetasZeroSnr { get; }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal LCMSchedulerOptions Options { get; }
 
     /// <summary>Whether the current schedule came from custom timesteps.</summary>
-    public bool CustomTimesteps { get; private set; }
+    internal bool CustomTimesteps { get; private set; }
 
-    /// <summary>ᾱ for every training timestep (float32).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
-
-    /// <inheritdoc />
-    public override bool HasIntegerTimesteps => true;
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>from_config</c>.</summary>
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>LCMScheduler.from_config(config, **overrides)</c>.</summary>
     /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
     /// <param name="logger">Where warnings go.</param>
     /// <returns>The scheduler.</returns>
-    public static LCMScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static LCMScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (LCMScheduler)SchedulerRegistry.Create(nameof(LCMScheduler), config, overrides, logger);
 
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set.</param>
-    /// <param name="logger">Where warnings go.</param>
-    /// <returns>The scheduler.</returns>
-    public static LCMScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (LCMScheduler)SchedulerRegistry.Create(Name, config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new LCMScheduler(config, explicitKeys, logger);
+    private int NumTrainTimesteps => Options.NumTrainTimesteps;
 
     /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps) => SetTimesteps(numInferenceSteps, null, 1.0);
+    private protected override void SetTimestepsCore(int numInferenceSteps) => SetTimesteps(numInferenceSteps, null, 1.0);
 
     /// <summary>
     /// LCM's <c>set_timesteps(num_inference_steps, original_inference_steps=..., strength=...)</c>: takes
@@ -146,7 +71,7 @@ public sealed class LCMScheduler : SchedulerBase
     /// [k−1, 2k−1, …] (k = num_train_timesteps // original steps), which <paramref name="strength"/> shortens.
     /// </summary>
     /// <param name="numInferenceSteps">The number of steps.</param>
-    /// <param name="originalInferenceSteps">Overrides <see cref="OriginalInferenceSteps"/> for this schedule.</param>
+    /// <param name="originalInferenceSteps">Overrides <c>original_inference_steps</c> for this schedule.</param>
     /// <param name="strength">The image-to-image strength in (0, 1] (1 for text-to-image).</param>
     /// <exception cref="ArgumentException">The combination cannot produce a schedule (as diffusers' ValueErrors).</exception>
     public void SetTimesteps(int numInferenceSteps, int? originalInferenceSteps, double strength)
@@ -188,15 +113,12 @@ public sealed class LCMScheduler : SchedulerBase
         BeginIndex = null;
     }
 
-    /// <summary>Uses custom timesteps (<c>set_timesteps(timesteps=[...])</c>); LCM takes no custom sigmas.</summary>
-    /// <param name="timesteps">Strictly decreasing integer timesteps below num_train_timesteps.</param>
-    /// <param name="sigmas">Must be <see langword="null"/>.</param>
-    /// <exception cref="NotSupportedException">Custom sigmas were given.</exception>
-    public override void SetTimesteps(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
+    // Custom timesteps (set_timesteps(timesteps=[...])); LCM takes no custom sigmas.
+    private protected override void SetCustomScheduleCore(IReadOnlyList<float>? timesteps, IReadOnlyList<float>? sigmas)
     {
         if (sigmas is not null || timesteps is null)
         {
-            base.SetTimesteps(timesteps, sigmas);
+            base.SetCustomScheduleCore(timesteps, sigmas);
             return;
         }
         SetTimesteps(timesteps, null, 1.0);
@@ -205,7 +127,7 @@ public sealed class LCMScheduler : SchedulerBase
     /// <summary>Custom timesteps with LCM's <c>original_inference_steps</c> and <c>strength</c> arguments; with
     /// strength below 1 only the last <c>int(n·strength)</c> timesteps are kept (as the image-to-image pipeline expects).</summary>
     /// <param name="timesteps">Strictly decreasing integer timesteps below num_train_timesteps.</param>
-    /// <param name="originalInferenceSteps">Overrides <see cref="OriginalInferenceSteps"/> (used for the warnings).</param>
+    /// <param name="originalInferenceSteps">Overrides <c>original_inference_steps</c> (used for the warnings).</param>
     /// <param name="strength">The image-to-image strength in (0, 1].</param>
     /// <exception cref="ArgumentException">The timesteps are not strictly decreasing or start at or above num_train_timesteps.</exception>
     public void SetTimesteps(IReadOnlyList<float> timesteps, int? originalInferenceSteps, double strength)
@@ -262,7 +184,7 @@ public sealed class LCMScheduler : SchedulerBase
         {
             throw new ArgumentOutOfRangeException(nameof(strength), strength, "strength must be in (0, 1].");
         }
-        int originalSteps = originalInferenceSteps ?? OriginalInferenceSteps;
+        int originalSteps = originalInferenceSteps ?? Options.OriginalInferenceSteps;
         if (originalSteps < 1 || originalSteps > NumTrainTimesteps)
         {
             throw new ArgumentOutOfRangeException(nameof(originalInferenceSteps), originalSteps,
@@ -288,9 +210,9 @@ public sealed class LCMScheduler : SchedulerBase
     /// from the int64 timestep): c_skip = σ_d²/(s² + σ_d²), c_out = s/√(s² + σ_d²), s = t·timestep_scaling.</summary>
     /// <param name="timestep">The timestep.</param>
     /// <returns>(c_skip, c_out).</returns>
-    public (float CSkip, float COut) GetScalingsForBoundaryCondition(float timestep)
+    internal (float CSkip, float COut) GetScalingsForBoundaryCondition(float timestep)
     {
-        float scaled = timestep * (float)TimestepScaling;
+        float scaled = timestep * (float)Options.TimestepScaling;
         float sq = scaled * scaled;
         float denominator = sq + SigmaData * SigmaData;
         float cSkip = 1f / denominator * (SigmaData * SigmaData);
@@ -300,18 +222,11 @@ public sealed class LCMScheduler : SchedulerBase
 
     /// <inheritdoc />
     /// <remarks><see cref="SchedulerOutput.PredOriginalSample"/> is LCM's <c>denoised</c> sample (a scheduler-owned buffer).</remarks>
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
         CheckStepArguments(modelOutput, sample);
-        if (NumInferenceSteps == 0)
-        {
-            throw new InvalidOperationException($"{Name}: call SetTimesteps before Step.");
-        }
-        int t = (int)timestep;
-        if (t != timestep || t < 0 || t >= NumTrainTimesteps)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"LCM timesteps are integers in [0, {NumTrainTimesteps - 1}].");
-        }
+        EnsureStepsSet();
+        int t = CheckIntegerTimestep(timestep, "LCM");
         if (StepIndex is null)
         {
             InitStepIndex(timestep);
@@ -337,17 +252,8 @@ public sealed class LCMScheduler : SchedulerBase
         Span<float> x0 = Rent(ref _predOriginal, n);
         float sqrtAlpha = MathF.Sqrt(alphaProdT);
         float sqrtBeta = MathF.Sqrt(betaProdT);
-        VpSolverMath.PredictOriginalSample(PredictionType, sqrtAlpha, sqrtBeta, mo, x, x0);
-        if (Thresholding)
-        {
-            int batch = (int)sample.Lengths[0];
-            DynamicThresholding.Apply(x0, batch, (float)DynamicThresholdingRatio, (float)SampleMaxValue, Rent(ref _thresholdSort, n / Math.Max(batch, 1)));
-        }
-        else if (ClipSample)
-        {
-            float r = (float)ClipSampleRange;
-            TensorPrimitives.Clamp(x0, -r, r, x0);
-        }
+        VpSolverMath.PredictOriginalSample(Options.PredictionType, sqrtAlpha, sqrtBeta, mo, x, x0);
+        DynamicThresholding.ClipOrThreshold(Options, x0, sample, ref _thresholdSort);
 
         Tensor<float> denoisedTensor = RentLike(ref _denoised, ref _denoisedTensor, sample);
         float[] denoised = _denoised!;
@@ -369,9 +275,6 @@ public sealed class LCMScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
-    {
-        CheckAddNoiseArguments(originalSamples, noise, destination);
+    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
         VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
-    }
 }

@@ -12,10 +12,10 @@ namespace Spright.Diffusion.Schedulers;
 /// [σᵢ, σᵢ₊₁], integrated like <c>scipy.integrate.quad</c> (QUADPACK's 21-point Gauss–Kronrod rule, which is exact
 /// for these polynomials) with the integrand evaluated in float32 as diffusers' torch scalars do.
 /// </summary>
-public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
+public sealed class LMSDiscreteScheduler : KDiffusionSchedulerBase
 {
     /// <summary>The default (and largest useful) order of the multistep method.</summary>
-    public const int DefaultOrder = 4;
+    internal const int DefaultOrder = 4;
 
     private readonly List<float[]> _derivatives = new(DefaultOrder + 1);
     private readonly Stack<float[]> _spare = new(DefaultOrder + 1);
@@ -23,105 +23,43 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
     private Tensor<float>? _predOriginalTensor;
     private float[]? _accumulator;
 
-    private LMSDiscreteScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base("LMSDiscreteScheduler", config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 2, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        UseKarrasSigmas = Options.Bool("use_karras_sigmas", false);
-        UseExponentialSigmas = Options.Bool("use_exponential_sigmas", false);
-        UseBetaSigmas = Options.Bool("use_beta_sigmas", false);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "sample", "v_prediction");
-        TimestepSpacing = Options.String("timestep_spacing", "linspace", "linspace", "leading", "trailing");
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        CompleteConfig();
-        SigmaScheduleMath.CheckSigmaOptions(ClassName, UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
-
-        SetAlphasCumprod(BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false));
-        SetTimesteps(NumTrainTimesteps);
-    }
-
-    /// <summary>Creates an LMS scheduler with diffusers' default options.</summary>
-    public LMSDiscreteScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates an LMS scheduler, like <c>LMSDiscreteScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public LMSDiscreteScheduler(LMSDiscreteSchedulerOptions? options = null)
+        : this(SchedulerSignatures.LMS.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
-
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
-
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
-
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
-
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
-
-    /// <summary>Whether the sigmas follow Karras et al. (2022).</summary>
-    public bool UseKarrasSigmas { get; }
-
-    /// <summary>Whether the sigmas are log-uniformly spaced.</summary>
-    public bool UseExponentialSigmas { get; }
-
-    /// <summary>Whether the sigmas follow Beta(0.6, 0.6) quantiles.</summary>
-    public bool UseBetaSigmas { get; }
-
-    /// <summary><c>epsilon</c>, <c>sample</c> or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary><c>linspace</c>, <c>leading</c> or <c>trailing</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>from_config</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static LMSDiscreteScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
-
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set; unknown names are an error.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static LMSDiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (LMSDiscreteScheduler)SchedulerRegistry.Create("LMSDiscreteScheduler", config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new LMSDiscreteScheduler(config, explicitKeys, logger);
-
-    /// <inheritdoc />
-    public override void SetTimesteps(int numInferenceSteps)
+    internal LMSDiscreteScheduler(BoundOptions<LMSDiscreteSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, bound.Options, logger)
     {
-        CheckStepCount(numInferenceSteps, NumTrainTimesteps);
-        NumInferenceSteps = numInferenceSteps;
-        float[] spaced = SpacedTimesteps.Fractional(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
-        SigmaSpacing spacing = SpacingOf(UseKarrasSigmas, UseExponentialSigmas, UseBetaSigmas);
-        // LMS's Karras conversion ignores config.sigma_min/max; the exponential and beta ones read them.
-        bool readConfig = spacing is SigmaSpacing.Exponential or SigmaSpacing.Beta;
-        SigmaScheduleParts parts = Respace(InterpolateSigmas(spaced), false, Array.ConvertAll(spaced, x => (double)x), spacing, numInferenceSteps,
-            readConfig ? ConfigNumber("sigma_min") : null, readConfig ? ConfigNumber("sigma_max") : null);
+        Options = bound.Options;
+        SetTimesteps(Options.NumTrainTimesteps);
+    }
 
-        var sigmas = new float[parts.Sigmas.Length + 1];
-        for (int i = 0; i < parts.Sigmas.Length; i++)
-        {
-            sigmas[i] = (float)parts.Sigmas[i];
-        }
-        SigmaValues = sigmas;
-        TimestepValues = ToFloat(parts.Timesteps);
-        StepIndex = null;
-        BeginIndex = null;
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal LMSDiscreteSchedulerOptions Options { get; }
+
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>LMSDiscreteScheduler.from_config(config, **overrides)</c>.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
+    /// <param name="logger">Where warnings go.</param>
+    /// <returns>The scheduler.</returns>
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static LMSDiscreteScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (LMSDiscreteScheduler)SchedulerRegistry.Create(nameof(LMSDiscreteScheduler), config, overrides, logger);
+
+    // LMS's Karras conversion ignores config.sigma_min/max; the exponential and beta ones read them.
+    private protected override bool ReadsConfigSigmaRange(SigmaSpacing spacing) => spacing is SigmaSpacing.Exponential or SigmaSpacing.Beta;
+
+    private protected override bool RoundsKarrasTimesteps => false;
+
+    private protected override void Install(float[] sigmas, double[] timesteps)
+    {
         ClearDerivatives();
-        UpdateInitNoiseSigma(TimestepSpacing);
+        InstallSchedule(sigmas, ToFloat(timesteps));
     }
 
     /// <summary>diffusers' <c>get_lms_coefficient(order, t, current_order)</c>: ∫ over [σₜ, σₜ₊₁] of the Lagrange basis
@@ -130,7 +68,7 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
     /// <param name="t">The step index.</param>
     /// <param name="currentOrder">Which node's basis polynomial.</param>
     /// <returns>The coefficient (float64, as scipy returns it).</returns>
-    public double LmsCoefficient(int order, int t, int currentOrder)
+    internal double LmsCoefficient(int order, int t, int currentOrder)
     {
         if (order < 1 || currentOrder < 0 || currentOrder >= order || t - (order - 1) < 0 || t + 1 >= SigmaValues.Length)
         {
@@ -169,7 +107,7 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
     }
 
     /// <inheritdoc />
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f) =>
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator) =>
         Step(modelOutput, timestep, sample, DefaultOrder);
 
     /// <summary>One LMS step of the given order (diffusers' <c>step(..., order=4)</c>).</summary>
@@ -195,7 +133,7 @@ public sealed class LMSDiscreteScheduler : SigmaSchedulerBase
         Tensor<float> predOriginalTensor = RentLike(ref _predOriginal, ref _predOriginalTensor, sample);
         Span<float> x0 = _predOriginal;
         float sigma = SigmaValues[index];
-        PredictOriginalSample(PredictionType, modelOutput.AsSpan(), x, sigma, x0);
+        PredictOriginalSample(Options.PredictionType, modelOutput.AsSpan(), x, sigma, x0);
 
         // derivatives.append((x − x₀)/σ), keeping at most `order` of them.
         if (_derivatives.Count > 0 && _derivatives[0].Length != n)

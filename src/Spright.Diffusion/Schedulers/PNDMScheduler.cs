@@ -28,91 +28,47 @@ public sealed class PNDMScheduler : SchedulerBase
     private bool _hasCurSample;
     private float[]? _combined;
 
-    private PNDMScheduler(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base("PNDMScheduler", config, explicitKeys, logger)
-    {
-        NumTrainTimesteps = Options.Int("num_train_timesteps", 1000, min: 1, max: 100_000);
-        BetaStart = Options.Double("beta_start", 0.0001, min: 0, max: 1);
-        BetaEnd = Options.Double("beta_end", 0.02, min: 0, max: 1);
-        BetaSchedule = Options.String("beta_schedule", "linear", BetaSchedules.Names);
-        TrainedBetas = Options.NullableDoubleArray("trained_betas");
-        SkipPrkSteps = Options.Bool("skip_prk_steps", false);
-        SetAlphaToOne = Options.Bool("set_alpha_to_one", false);
-        PredictionType = Options.String("prediction_type", "epsilon", "epsilon", "v_prediction");
-        TimestepSpacing = Options.String("timestep_spacing", "leading", "linspace", "leading", "trailing");
-        StepsOffset = Options.Int("steps_offset", 0, min: 0, max: 100_000);
-        CompleteConfig();
-
-        _alphasCumprod = BetaSchedules.AlphasCumprod(ClassName, BetaSchedule, NumTrainTimesteps, BetaStart, BetaEnd, TrainedBetas, rescaleZeroSnr: false);
-        _finalAlphaCumprod = SetAlphaToOne ? 1f : _alphasCumprod[0];
-        InitNoiseSigma = 1f;
-    }
-
-    /// <summary>Creates a PNDM scheduler with diffusers' default options.</summary>
-    public PNDMScheduler()
-        : this(SchedulerConfig.Empty, null, null)
+    /// <summary>Creates a PNDM scheduler, like <c>PNDMScheduler(**options)</c>.</summary>
+    /// <param name="options">The options; <see langword="null"/> for diffusers' defaults.</param>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public PNDMScheduler(PNDMSchedulerOptions? options = null)
+        : this(SchedulerSignatures.PNDM.Bind(options ?? new()), null)
     {
     }
 
-    /// <summary>Number of diffusion steps used to train the model.</summary>
-    public int NumTrainTimesteps { get; }
+    internal PNDMScheduler(BoundOptions<PNDMSchedulerOptions> bound, ILogger? logger)
+        : base(bound.Config, logger)
+    {
+        Options = bound.Options;
+        Tables = new TrainingTables(BetaSchedules.AlphasCumprod(ClassName, Options));
+        _alphasCumprod = Tables.AlphasCumprod;
+        _finalAlphaCumprod = Options.SetAlphaToOne ? 1f : _alphasCumprod[0];
+    }
 
-    /// <summary>The first beta of the schedule.</summary>
-    public double BetaStart { get; }
+    /// <summary>The options this scheduler runs with (<see cref="IScheduler.Config"/> shows them as configuration keys).</summary>
+    internal PNDMSchedulerOptions Options { get; }
 
-    /// <summary>The last beta of the schedule.</summary>
-    public double BetaEnd { get; }
+    /// <summary>The Runge–Kutta timesteps that start the schedule (empty with <c>skip_prk_steps</c>).</summary>
+    internal ReadOnlySpan<float> PrkTimesteps => _prkTimesteps;
 
-    /// <summary><c>linear</c>, <c>scaled_linear</c> or <c>squaredcos_cap_v2</c>.</summary>
-    public string BetaSchedule { get; }
+    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like
+    /// <c>PNDMScheduler.from_config(config, **overrides)</c>.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <param name="overrides">Options to set; as in diffusers, names this class does not take are ignored with a warning.</param>
+    /// <param name="logger">Where warnings go.</param>
+    /// <returns>The scheduler.</returns>
+    /// <exception cref="ArgumentException">An option value is invalid.</exception>
+    public static PNDMScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>>? overrides = null, ILogger? logger = null) =>
+        (PNDMScheduler)SchedulerRegistry.Create(nameof(PNDMScheduler), config, overrides, logger);
 
-    /// <summary>Explicit betas, overriding the schedule, or <see langword="null"/>.</summary>
-    public double[]? TrainedBetas { get; }
+    private int NumTrainTimesteps => Options.NumTrainTimesteps;
 
-    /// <summary>Whether the Runge–Kutta warm-up is skipped (PLMS from the first step; Stable Diffusion uses true).</summary>
-    public bool SkipPrkSteps { get; }
-
-    /// <summary>Whether the final step uses ᾱ = 1 (else ᾱ₀).</summary>
-    public bool SetAlphaToOne { get; }
-
-    /// <summary><c>epsilon</c> or <c>v_prediction</c>.</summary>
-    public string PredictionType { get; }
-
-    /// <summary><c>leading</c>, <c>trailing</c> or <c>linspace</c>.</summary>
-    public string TimestepSpacing { get; }
-
-    /// <summary>Offset added to the timesteps with <c>leading</c> spacing.</summary>
-    public int StepsOffset { get; }
-
-    /// <summary>ᾱ for every training timestep (float32, as diffusers' <c>alphas_cumprod</c>).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => _alphasCumprod;
-
-    /// <summary>The Runge–Kutta timesteps that start the schedule (empty with <see cref="SkipPrkSteps"/>).</summary>
-    public ReadOnlySpan<float> PrkTimesteps => _prkTimesteps;
+    private bool SkipPrkSteps => Options.SkipPrkSteps;
 
     /// <inheritdoc />
-    public override bool HasIntegerTimesteps => true;
-
-    /// <summary>Builds a scheduler from a configuration (possibly another scheduler's), like <c>PNDMScheduler.from_config</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static PNDMScheduler FromConfig(SchedulerConfig config, ILogger? logger = null) => new(config, null, logger);
-
-    /// <summary>Builds a scheduler from a configuration with explicit overrides, like <c>from_config(config, **kwargs)</c>.</summary>
-    /// <param name="config">The configuration.</param>
-    /// <param name="overrides">Options to set; unknown names are an error.</param>
-    /// <param name="logger">Where warnings about ignored keys go.</param>
-    /// <returns>The scheduler.</returns>
-    public static PNDMScheduler FromConfig(SchedulerConfig config, IEnumerable<KeyValuePair<string, object?>> overrides, ILogger? logger = null) =>
-        (PNDMScheduler)SchedulerRegistry.Create("PNDMScheduler", config, overrides, logger);
-
-    internal static IScheduler Create(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger) => new PNDMScheduler(config, explicitKeys, logger);
-
-    /// <inheritdoc />
-    /// <exception cref="ArgumentOutOfRangeException">Fewer than 4 steps without <see cref="SkipPrkSteps"/> (the
+    /// <exception cref="ArgumentOutOfRangeException">Fewer than 4 steps without <c>skip_prk_steps</c> (the
     /// Runge–Kutta warm-up needs four timesteps).</exception>
-    public override void SetTimesteps(int numInferenceSteps)
+    private protected override void SetTimestepsCore(int numInferenceSteps)
     {
         CheckStepCount(numInferenceSteps, NumTrainTimesteps);
         if (!SkipPrkSteps && numInferenceSteps < PndmOrder)
@@ -123,7 +79,7 @@ public sealed class PNDMScheduler : SchedulerBase
         NumInferenceSteps = numInferenceSteps;
 
         // The ascending base schedule (diffusers' self._timesteps).
-        long[] ascending = SpacedTimesteps.Discrete(TimestepSpacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+        long[] ascending = SpacedTimesteps.Discrete(Options.TimestepSpacing, NumTrainTimesteps, numInferenceSteps, Options.StepsOffset);
         Array.Reverse(ascending);
 
         int m = ascending.Length;
@@ -182,18 +138,11 @@ public sealed class PNDMScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override SchedulerOutput Step(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator = null, float eta = 0f)
+    private protected override SchedulerOutput StepCore(Tensor<float> modelOutput, float timestep, Tensor<float> sample, TorchGenerator? generator)
     {
         CheckStepArguments(modelOutput, sample);
-        if (NumInferenceSteps == 0)
-        {
-            throw new InvalidOperationException("PNDMScheduler: call SetTimesteps before Step.");
-        }
-        int t = (int)timestep;
-        if (t != timestep || t < 0 || t >= NumTrainTimesteps)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"PNDM timesteps are integers in [0, {NumTrainTimesteps - 1}].");
-        }
+        EnsureStepsSet();
+        int t = CheckIntegerTimestep(timestep, "PNDM");
         int n = checked((int)sample.FlattenedLength);
         if (_ets.Count > 0 && _ets.Length != n)
         {
@@ -350,7 +299,7 @@ public sealed class PNDMScheduler : SchedulerBase
         float betaProdT = 1f - alphaProdT;
         float betaProdTPrev = 1f - alphaProdTPrev;
 
-        if (PredictionType == "v_prediction")
+        if (Options.PredictionType == PredictionType.VPrediction)
         {
             Span<float> eps = Rent(ref _combined, sample.Length);
             ElementwiseOps.LinearCombination(MathF.Sqrt(alphaProdT), modelOutput, MathF.Sqrt(betaProdT), sample, eps);
@@ -363,9 +312,6 @@ public sealed class PNDMScheduler : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
-    {
-        CheckAddNoiseArguments(originalSamples, noise, destination);
+    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination) =>
         VpSolverMath.AddNoise(_alphasCumprod[CheckTrainingTimestep(timestep, NumTrainTimesteps)], originalSamples, noise, destination);
-    }
 }

@@ -12,7 +12,7 @@ namespace Spright.Diffusion.Schedulers;
 public sealed class SchedulerConfig : IReadOnlyDictionary<string, JsonNode?>
 {
     /// <summary>The largest configuration file read (a real one is under 2 KB).</summary>
-    public const long MaxFileBytes = 1 << 20;
+    internal const long MaxFileBytes = 1 << 20;
 
     private readonly List<KeyValuePair<string, JsonNode?>> _entries;
     private readonly Dictionary<string, int> _index;
@@ -94,7 +94,7 @@ public sealed class SchedulerConfig : IReadOnlyDictionary<string, JsonNode?>
     /// <summary>Builds a configuration from .NET values (numbers, strings, booleans, arrays, null).</summary>
     /// <param name="values">The entries.</param>
     /// <returns>The configuration.</returns>
-    public static SchedulerConfig FromValues(IEnumerable<KeyValuePair<string, object?>> values)
+    internal static SchedulerConfig FromValues(IEnumerable<KeyValuePair<string, object?>> values)
     {
         ArgumentNullException.ThrowIfNull(values);
         return Empty.With(values);

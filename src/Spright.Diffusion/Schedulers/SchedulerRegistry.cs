@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Spright.Diffusion.Schedulers;
 
@@ -12,25 +10,23 @@ public static class SchedulerRegistry
 {
     private delegate IScheduler Factory(SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger);
 
-    private static readonly Dictionary<string, Factory> Factories = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, (SchedulerSignature Signature, Factory Create)> Classes = new[]
     {
-        ["DDIMScheduler"] = DDIMScheduler.Create,
-        ["DPMSolverMultistepScheduler"] = DPMSolverMultistepScheduler.Create,
-        ["DPMSolverSinglestepScheduler"] = DPMSolverSinglestepScheduler.Create,
-        ["DEISMultistepScheduler"] = DEISMultistepScheduler.Create,
-        ["UniPCMultistepScheduler"] = UniPCMultistepScheduler.Create,
-        ["LCMScheduler"] = LCMScheduler.Create,
-        ["DDPMScheduler"] = DDPMScheduler.Create,
-        ["EulerAncestralDiscreteScheduler"] = EulerAncestralDiscreteScheduler.Create,
-        ["EulerDiscreteScheduler"] = EulerDiscreteScheduler.Create,
-        ["HeunDiscreteScheduler"] = HeunDiscreteScheduler.Create,
-        ["KDPM2AncestralDiscreteScheduler"] = KDPM2AncestralDiscreteScheduler.Create,
-        ["KDPM2DiscreteScheduler"] = KDPM2DiscreteScheduler.Create,
-        ["LMSDiscreteScheduler"] = LMSDiscreteScheduler.Create,
-        ["PNDMScheduler"] = PNDMScheduler.Create,
-    };
-
-    private static readonly ConcurrentDictionary<string, IReadOnlyCollection<string>> InitKeys = new(StringComparer.Ordinal);
+        Register(SchedulerSignatures.DDIM, (b, l) => new DDIMScheduler(b, l)),
+        Register(SchedulerSignatures.DPMSolverMultistep, (b, l) => new DPMSolverMultistepScheduler(b, l)),
+        Register(SchedulerSignatures.DPMSolverSinglestep, (b, l) => new DPMSolverSinglestepScheduler(b, l)),
+        Register(SchedulerSignatures.DEIS, (b, l) => new DEISMultistepScheduler(b, l)),
+        Register(SchedulerSignatures.UniPC, (b, l) => new UniPCMultistepScheduler(b, l)),
+        Register(SchedulerSignatures.LCM, (b, l) => new LCMScheduler(b, l)),
+        Register(SchedulerSignatures.DDPM, (b, l) => new DDPMScheduler(b, l)),
+        Register(SchedulerSignatures.EulerAncestral, (b, l) => new EulerAncestralDiscreteScheduler(b, l)),
+        Register(SchedulerSignatures.Euler, (b, l) => new EulerDiscreteScheduler(b, l)),
+        Register(SchedulerSignatures.Heun, (b, l) => new HeunDiscreteScheduler(b, l)),
+        Register(SchedulerSignatures.KDPM2Ancestral, (b, l) => new KDPM2AncestralDiscreteScheduler(b, l)),
+        Register(SchedulerSignatures.KDPM2, (b, l) => new KDPM2DiscreteScheduler(b, l)),
+        Register(SchedulerSignatures.LMS, (b, l) => new LMSDiscreteScheduler(b, l)),
+        Register(SchedulerSignatures.PNDM, (b, l) => new PNDMScheduler(b, l)),
+    }.ToDictionary(c => c.Signature.ClassName, StringComparer.Ordinal);
 
     // Sampler names of the AUTOMATIC1111 web UI and the diffusers documentation, each only where it is exactly a
     // diffusers configuration. Options a name implies are set explicitly, so a base config with, say,
@@ -63,15 +59,15 @@ public static class SchedulerRegistry
 
     private static readonly Dictionary<string, SchedulerAlias> AliasesByName = AliasList.ToDictionary(a => a.Name, StringComparer.OrdinalIgnoreCase);
 
-    private static readonly Dictionary<string, string> ClassNamesIgnoringCase = Factories.Keys.ToDictionary(k => k, StringComparer.OrdinalIgnoreCase);
+    private static readonly Dictionary<string, string> ClassNamesIgnoringCase = Classes.Keys.ToDictionary(k => k, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Every supported class name.</summary>
-    public static IReadOnlyCollection<string> Names => Factories.Keys.Order(StringComparer.Ordinal).ToArray();
+    public static IReadOnlyCollection<string> Names => Classes.Keys.Order(StringComparer.Ordinal).ToArray();
 
     /// <summary>Whether <paramref name="className"/> is a supported scheduler.</summary>
     /// <param name="className">A diffusers class name.</param>
     /// <returns><see langword="true"/> when supported.</returns>
-    public static bool IsKnown(string className) => className is not null && Factories.ContainsKey(className);
+    public static bool IsKnown(string className) => className is not null && Classes.ContainsKey(className);
 
     /// <summary>Builds a scheduler by diffusers class name, like <c>getattr(diffusers, name).from_config(config, **overrides)</c>.</summary>
     /// <param name="className">A diffusers class name such as <c>EulerDiscreteScheduler</c>.</param>
@@ -85,14 +81,14 @@ public static class SchedulerRegistry
     {
         ArgumentNullException.ThrowIfNull(className);
         ArgumentNullException.ThrowIfNull(config);
-        if (!Factories.TryGetValue(className, out Factory? factory))
+        if (!Classes.TryGetValue(className, out (SchedulerSignature Signature, Factory Create) registered))
         {
             throw new ArgumentException($"Unknown scheduler '{className}'. Supported: {string.Join(", ", Names)}.", nameof(className));
         }
         List<KeyValuePair<string, object?>> list = overrides?.ToList() ?? [];
         if (list.Count > 0)
         {
-            IReadOnlyCollection<string> known = InitKeysOf(className);
+            IReadOnlySet<string> known = registered.Signature.Keys;
             string[] unused = list.Where(kv => !known.Contains(kv.Key)).Select(kv => kv.Key).ToArray();
             if (unused.Length > 0)
             {
@@ -102,7 +98,7 @@ public static class SchedulerRegistry
             }
         }
         SchedulerConfig effective = list.Count > 0 ? config.With(list) : config;
-        return factory(effective, list.Select(kv => kv.Key).ToArray(), logger);
+        return registered.Create(effective, list.Select(kv => kv.Key).ToArray(), logger);
     }
 
     /// <summary>The sampler names <see cref="CreateByName"/> accepts besides class names ("DPM++ 2M Karras", "Euler a",
@@ -156,7 +152,7 @@ public static class SchedulerRegistry
     public static IReadOnlyCollection<string> OptionNames(string className)
     {
         ArgumentNullException.ThrowIfNull(className);
-        if (!Factories.ContainsKey(className))
+        if (!Classes.ContainsKey(className))
         {
             throw new ArgumentException($"Unknown scheduler '{className}'. Supported: {string.Join(", ", Names)}.", nameof(className));
         }
@@ -164,22 +160,10 @@ public static class SchedulerRegistry
     }
 
     /// <summary>The option names (init keys) of a class, or an empty set for unknown classes.</summary>
-    internal static IReadOnlyCollection<string> InitKeysOf(string className)
-    {
-        if (!Factories.TryGetValue(className, out Factory? factory))
-        {
-            return [];
-        }
-        return InitKeys.GetOrAdd(className, _ =>
-        {
-            IScheduler probe = factory(SchedulerConfig.Empty, null, NullLogger.Instance);
-            return probe.Config.Keys.Where(k => !k.StartsWith('_')).ToHashSet(StringComparer.Ordinal);
-        });
-    }
-}
+    internal static IReadOnlySet<string> InitKeysOf(string className) =>
+        Classes.TryGetValue(className, out (SchedulerSignature Signature, Factory Create) registered) ? registered.Signature.Keys : new HashSet<string>();
 
-/// <summary>A sampler name and the diffusers scheduler configuration it stands for.</summary>
-/// <param name="Name">The sampler name, e.g. <c>DPM++ 2M Karras</c>.</param>
-/// <param name="ClassName">The diffusers class, e.g. <c>DPMSolverMultistepScheduler</c>.</param>
-/// <param name="Overrides">The options the name sets on top of the base configuration.</param>
-public sealed record SchedulerAlias(string Name, string ClassName, IReadOnlyList<KeyValuePair<string, object?>> Overrides);
+    private static (SchedulerSignature Signature, Factory Create) Register<TOptions>(SchedulerSignature<TOptions> signature, Func<BoundOptions<TOptions>, ILogger?, IScheduler> create)
+        where TOptions : SchedulerOptions, new() =>
+        (signature, (config, explicitKeys, logger) => create(signature.Bind(config, explicitKeys, logger), logger));
+}

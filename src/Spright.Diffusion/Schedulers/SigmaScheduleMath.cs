@@ -1,3 +1,5 @@
+using Spright.Diffusion.Numerics;
+
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>

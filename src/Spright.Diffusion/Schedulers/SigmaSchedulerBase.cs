@@ -2,7 +2,6 @@ using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using Spright.Diffusion.IO;
 using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
@@ -14,44 +13,69 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 public abstract class SigmaSchedulerBase : SchedulerBase
 {
-    private TrainingTables _tables = new([]);
-
-    /// <summary>Starts building a sigma scheduler (options are read by the derived constructor).</summary>
-    /// <param name="className">The diffusers class name.</param>
-    /// <param name="config">The configuration.</param>
-    /// <param name="explicitKeys">Keys overridden explicitly.</param>
-    /// <param name="logger">Where warnings go.</param>
-    private protected SigmaSchedulerBase(string className, SchedulerConfig config, IReadOnlyCollection<string>? explicitKeys, ILogger? logger)
-        : base(className, config, explicitKeys, logger)
+    private protected SigmaSchedulerBase(SchedulerConfig config, SigmaSchedulerOptions options, ILogger? logger)
+        : base(config, logger)
     {
+        HasIntegerTimesteps = false;
+        Spacing = options.TimestepSpacing;
+        StepsOffset = options.StepsOffset;
+        NumTrainTimesteps = options.NumTrainTimesteps;
     }
 
-    /// <summary>ᾱ for every training timestep (float32, as diffusers' <c>alphas_cumprod</c>).</summary>
-    public ReadOnlySpan<float> AlphasCumprod => AlphasCumprodValues;
+    /// <summary>The configured <c>timestep_spacing</c>.</summary>
+    private protected TimestepSpacing Spacing { get; }
 
-    /// <inheritdoc />
-    public override bool HasIntegerTimesteps => false;
+    /// <summary>The configured <c>steps_offset</c>.</summary>
+    private protected int StepsOffset { get; }
 
-    /// <summary>ᾱ per training timestep.</summary>
-    private protected float[] AlphasCumprodValues => _tables.AlphasCumprod;
+    /// <summary>The configured <c>num_train_timesteps</c>.</summary>
+    private protected int NumTrainTimesteps { get; }
 
     /// <summary>σ per training timestep, ascending (float32 <c>((1 − ᾱ)/ᾱ) ** 0.5</c>).</summary>
-    private protected float[] TrainSigmas => _tables.Sigmas;
+    private protected float[] TrainSigmas => Tables.Sigmas;
 
     /// <summary>numpy float32 <c>np.log</c> of <see cref="TrainSigmas"/> (diffusers' <c>log_sigmas</c>).</summary>
-    private protected float[] LogTrainSigmas => _tables.LogSigmas;
+    private protected float[] LogTrainSigmas => Tables.LogSigmas;
 
-    /// <summary>Sets ᾱ and derives the training sigmas.</summary>
-    /// <param name="alphasCumprod">ᾱ per training timestep.</param>
-    private protected void SetAlphasCumprod(float[] alphasCumprod) => _tables = new TrainingTables(alphasCumprod);
+    /// <summary>The spaced timesteps of <paramref name="numInferenceSteps"/> steps (float32, fractional for <c>linspace</c>).</summary>
+    private protected float[] SpacedTimestepsFor(int numInferenceSteps) =>
+        SpacedTimesteps.Fractional(Spacing, NumTrainTimesteps, numInferenceSteps, StepsOffset);
+
+    /// <summary>The Euler schedulers' schedule before <c>set_timesteps</c>: every training timestep, largest σ first, with
+    /// <c>linspace</c> timesteps (or the continuous 0.25·log σ).</summary>
+    private protected void SetTrainingSchedule(bool continuousTimesteps)
+    {
+        int trainSteps = NumTrainTimesteps;
+        var sigmas = new float[trainSteps + 1];
+        var timesteps = new float[trainSteps];
+        double[] lin = NumpyOps.Linspace(0, trainSteps - 1, trainSteps);
+        for (int i = 0; i < trainSteps; i++)
+        {
+            sigmas[i] = TrainSigmas[trainSteps - 1 - i];
+            timesteps[i] = continuousTimesteps ? SigmaScheduleMath.ContinuousTimestep(sigmas[i]) : (float)lin[trainSteps - 1 - i];
+        }
+        SigmaValues = sigmas;
+        TimestepValues = timesteps;
+        UpdateInitNoiseSigma();
+    }
+
+    /// <summary>Installs a new schedule: the step and begin indices start over and <see cref="IScheduler.InitNoiseSigma"/>
+    /// follows the largest σ.</summary>
+    private protected void InstallSchedule(float[] sigmas, float[] timesteps)
+    {
+        SigmaValues = sigmas;
+        TimestepValues = timesteps;
+        StepIndex = null;
+        BeginIndex = null;
+        UpdateInitNoiseSigma();
+    }
 
     /// <summary>diffusers' <c>init_noise_sigma</c> property: the largest σ for <c>linspace</c>/<c>trailing</c> spacing,
     /// √(σmax² + 1) for <c>leading</c> (float32).</summary>
-    /// <param name="timestepSpacing">The configured spacing.</param>
-    private protected void UpdateInitNoiseSigma(string timestepSpacing)
+    private protected void UpdateInitNoiseSigma()
     {
         float max = SigmaScheduleMath.Max(SigmaValues);
-        if (timestepSpacing is "linspace" or "trailing")
+        if (Spacing is TimestepSpacing.Linspace or TimestepSpacing.Trailing)
         {
             InitNoiseSigma = max;
         }
@@ -62,16 +86,15 @@ public abstract class SigmaSchedulerBase : SchedulerBase
         }
     }
 
-    /// <summary>The σ that <see cref="ScaleModelInput(ReadOnlySpan{float}, float, Span{float})"/> divides by at
+    /// <summary>The σ that <see cref="IScheduler.ScaleModelInput"/> divides by at
     /// <paramref name="stepIndex"/> (second-order schedulers override it).</summary>
     /// <param name="stepIndex">The current step index.</param>
     /// <returns>σ.</returns>
     private protected virtual float InputSigma(int stepIndex) => SigmaValues[stepIndex];
 
     /// <inheritdoc />
-    public override void ScaleModelInput(ReadOnlySpan<float> sample, float timestep, Span<float> destination)
+    private protected override void ScaleModelInputCore(ReadOnlySpan<float> sample, float timestep, Span<float> destination)
     {
-        CheckSameLength(sample.Length, destination.Length, nameof(destination));
         EnsureTimestepsSet();
         if (StepIndex is null)
         {
@@ -89,9 +112,8 @@ public abstract class SigmaSchedulerBase : SchedulerBase
     }
 
     /// <inheritdoc />
-    public override void AddNoise(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
+    private protected override void AddNoiseCore(ReadOnlySpan<float> originalSamples, ReadOnlySpan<float> noise, float timestep, Span<float> destination)
     {
-        CheckAddNoiseArguments(originalSamples, noise, destination);
         EnsureTimestepsSet();
         int index = AddNoiseIndex(timestep, lastWhenMissing: false);
         if (index >= SigmaValues.Length)
@@ -108,14 +130,14 @@ public abstract class SigmaSchedulerBase : SchedulerBase
     /// <param name="sample">The current sample.</param>
     /// <param name="sigma">The σ of the input.</param>
     /// <param name="x0">Where to write x₀.</param>
-    private protected static void PredictOriginalSample(string predictionType, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, float sigma, Span<float> x0)
+    private protected static void PredictOriginalSample(PredictionType predictionType, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, float sigma, Span<float> x0)
     {
         switch (predictionType)
         {
-            case "epsilon":
+            case PredictionType.Epsilon:
                 ElementwiseOps.AddScaled(sample, -sigma, modelOutput, x0);
                 break;
-            case "v_prediction":
+            case PredictionType.VPrediction:
                 {
                     float squaredPlusOne = sigma * sigma + 1f;
                     float cOut = -sigma / MathF.Sqrt(squaredPlusOne);
@@ -125,6 +147,16 @@ public abstract class SigmaSchedulerBase : SchedulerBase
             default: // sample / original_sample
                 modelOutput.CopyTo(x0);
                 break;
+        }
+    }
+
+    /// <summary>Throws for <see cref="PredictionType.Sample"/>, which the ancestral and KDPM2 schedulers accept in their
+    /// configuration but, as in diffusers, do not implement.</summary>
+    private protected void RejectSamplePrediction(PredictionType predictionType)
+    {
+        if (predictionType == PredictionType.Sample)
+        {
+            throw new NotSupportedException($"{ClassName} does not implement prediction_type 'sample' (neither does diffusers).");
         }
     }
 
@@ -141,31 +173,11 @@ public abstract class SigmaSchedulerBase : SchedulerBase
         return null;
     }
 
-    /// <summary>How sigmas are respaced after interpolation.</summary>
-    private protected enum SigmaSpacing
-    {
-        /// <summary>Interpolated sigmas as they are.</summary>
-        None,
-
-        /// <summary>Karras et al. (2022), ρ = 7.</summary>
-        Karras,
-
-        /// <summary>Log-uniform.</summary>
-        Exponential,
-
-        /// <summary>Beta(0.6, 0.6) quantiles.</summary>
-        Beta,
-    }
-
     /// <summary>The sigma schedule before the final σ is appended, with diffusers' dtypes recorded.</summary>
     /// <param name="Sigmas">The sigmas (values exact in double; float32 when <paramref name="SigmasAreFloat32"/>).</param>
     /// <param name="SigmasAreFloat32">Whether diffusers holds them as a float32 tensor/array.</param>
     /// <param name="Timesteps">The matching timesteps.</param>
     private protected readonly record struct SigmaScheduleParts(double[] Sigmas, bool SigmasAreFloat32, double[] Timesteps);
-
-    /// <summary>Picks the respacing from the three <c>use_*_sigmas</c> flags.</summary>
-    private protected static SigmaSpacing SpacingOf(bool karras, bool exponential, bool beta) =>
-        karras ? SigmaSpacing.Karras : exponential ? SigmaSpacing.Exponential : beta ? SigmaSpacing.Beta : SigmaSpacing.None;
 
     /// <summary>
     /// Respaces interpolated sigmas (Karras / exponential / beta) and recomputes their timesteps with

@@ -1,3 +1,5 @@
+using Spright.Diffusion.Numerics;
+
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>
@@ -6,19 +8,16 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 internal static class SpacedTimesteps
 {
-    /// <summary>The spacing names.</summary>
-    public static readonly string[] Names = ["linspace", "leading", "trailing"];
-
     /// <summary>
     /// DDIM, DDPM and PNDM: <c>linspace</c> = <c>round(linspace(0, T−1, n))</c>; <c>leading</c> =
     /// <c>arange(n)·(T//n) + steps_offset</c>; <c>trailing</c> = <c>round(arange(T, 0, −T/n)) − 1</c> (which, like
     /// numpy, can hold one value more than <paramref name="n"/> when T/n is not exact).
     /// </summary>
-    public static long[] Discrete(string spacing, int numTrainTimesteps, int n, int stepsOffset)
+    public static long[] Discrete(TimestepSpacing spacing, int numTrainTimesteps, int n, int stepsOffset)
     {
         switch (spacing)
         {
-            case "linspace":
+            case TimestepSpacing.Linspace:
                 {
                     double[] lin = NumpyOps.Linspace(0, numTrainTimesteps - 1, n);
                     var t = new long[n];
@@ -28,7 +27,7 @@ internal static class SpacedTimesteps
                     }
                     return t;
                 }
-            case "leading":
+            case TimestepSpacing.Leading:
                 {
                     long stepRatio = numTrainTimesteps / n;
                     var t = new long[n];
@@ -38,7 +37,7 @@ internal static class SpacedTimesteps
                     }
                     return t;
                 }
-            case "trailing":
+            case TimestepSpacing.Trailing:
                 return Trailing(numTrainTimesteps, numTrainTimesteps, n);
             default:
                 throw Unknown(spacing);
@@ -49,9 +48,9 @@ internal static class SpacedTimesteps
     /// The float32 timesteps of the sigma schedulers (Euler, Heun, LMS, KDPM2…): <c>linspace</c> keeps the unrounded
     /// <c>linspace(0, T−1, n)</c> values; <c>leading</c> and <c>trailing</c> are <see cref="Discrete"/>'s (exact in float32).
     /// </summary>
-    public static float[] Fractional(string spacing, int numTrainTimesteps, int n, int stepsOffset)
+    public static float[] Fractional(TimestepSpacing spacing, int numTrainTimesteps, int n, int stepsOffset)
     {
-        if (spacing == "linspace")
+        if (spacing == TimestepSpacing.Linspace)
         {
             double[] lin = NumpyOps.Linspace(0, numTrainTimesteps - 1, n);
             var t = new float[n];
@@ -70,11 +69,11 @@ internal static class SpacedTimesteps
     /// <c>round(linspace(0, last−1, n+1))</c> without its first value; <c>leading</c> = <c>arange(1, n+1)·(last//(n+1))
     /// + steps_offset</c>; <c>trailing</c> = <c>round(arange(last, 0, −T/n)) − 1</c>.
     /// </summary>
-    public static long[] Solver(string spacing, int numTrainTimesteps, int lastTimestep, int n, int stepsOffset)
+    public static long[] Solver(TimestepSpacing spacing, int numTrainTimesteps, int lastTimestep, int n, int stepsOffset)
     {
         switch (spacing)
         {
-            case "linspace":
+            case TimestepSpacing.Linspace:
                 {
                     double[] lin = NumpyOps.Linspace(0, lastTimestep - 1, n + 1);
                     var t = new long[n];
@@ -84,7 +83,7 @@ internal static class SpacedTimesteps
                     }
                     return t;
                 }
-            case "leading":
+            case TimestepSpacing.Leading:
                 {
                     long stepRatio = lastTimestep / (n + 1);
                     var t = new long[n];
@@ -94,7 +93,7 @@ internal static class SpacedTimesteps
                     }
                     return t;
                 }
-            case "trailing":
+            case TimestepSpacing.Trailing:
                 return Trailing(numTrainTimesteps, lastTimestep, n);
             default:
                 throw Unknown(spacing);
@@ -125,6 +124,6 @@ internal static class SpacedTimesteps
         return t;
     }
 
-    private static ArgumentException Unknown(string spacing) =>
-        new($"timestep_spacing '{spacing}' is not one of {string.Join(", ", Names)}.", "timestep_spacing");
+    private static ArgumentOutOfRangeException Unknown(TimestepSpacing spacing) =>
+        new(nameof(spacing), spacing, "Unknown timestep spacing.");
 }

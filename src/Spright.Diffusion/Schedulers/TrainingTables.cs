@@ -1,3 +1,5 @@
+using Spright.Diffusion.Numerics;
+
 namespace Spright.Diffusion.Schedulers;
 
 /// <summary>
@@ -7,21 +9,18 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 internal sealed class TrainingTables
 {
+    private float[]? _sigmas;
     private float[]? _logSigmas;
     private float[]? _lambdas;
 
     /// <summary>Wraps ᾱ (not copied; not to be changed afterwards).</summary>
-    public TrainingTables(float[] alphasCumprod)
-    {
-        AlphasCumprod = alphasCumprod;
-        Sigmas = SigmaScheduleMath.TrainingSigmas(alphasCumprod);
-    }
+    public TrainingTables(float[] alphasCumprod) => AlphasCumprod = alphasCumprod;
 
     /// <summary>ᾱ per training timestep.</summary>
     public float[] AlphasCumprod { get; }
 
     /// <summary>σ per training timestep (ascending).</summary>
-    public float[] Sigmas { get; }
+    public float[] Sigmas => _sigmas ??= SigmaScheduleMath.TrainingSigmas(AlphasCumprod);
 
     /// <summary>log σ per training timestep (numpy float32).</summary>
     public float[] LogSigmas => _logSigmas ??= SigmaScheduleMath.LogF(Sigmas);

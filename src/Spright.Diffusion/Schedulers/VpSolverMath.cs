@@ -1,4 +1,3 @@
-using Spright.Diffusion.IO;
 using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Schedulers;
@@ -11,10 +10,6 @@ namespace Spright.Diffusion.Schedulers;
 /// </summary>
 internal static class VpSolverMath
 {
-    /// <summary>Every <c>variance_type</c> a diffusers config may carry (DDPM's names); only the learned ones change
-    /// what the solvers do.</summary>
-    public static readonly string[] VarianceTypes = ["fixed_small", "fixed_small_log", "fixed_large", "fixed_large_log", "learned", "learned_range"];
-
     /// <summary>λ_t = log √ᾱ − log √(1 − ᾱ) per training timestep (float32).</summary>
     public static float[] LambdaTable(ReadOnlySpan<float> alphasCumprod)
     {
@@ -60,19 +55,26 @@ internal static class VpSolverMath
         return (alpha, sigma * alpha);
     }
 
+    /// <summary>α, σ_t and λ of the noise level σ.</summary>
+    public static (float Alpha, float Sigma, float Lambda) AlphaSigmaLambda(float sigma)
+    {
+        (float alpha, float sigmaT) = AlphaSigma(sigma);
+        return (alpha, sigmaT, Lambda(alpha, sigmaT));
+    }
+
     /// <summary>λ = log α − log σ (float32, torch's log).</summary>
     public static float Lambda(float alpha, float sigma) => SleefFloat.Log(alpha) - SleefFloat.Log(sigma);
 
     /// <summary>x₀ from a model output at (α, σ): ε → (x − σ·ε)/α, v → α·x − σ·v, sample → the output itself.</summary>
-    public static void PredictOriginalSample(string predictionType, float alpha, float sigma, ReadOnlySpan<float> modelOutput,
+    public static void PredictOriginalSample(PredictionType predictionType, float alpha, float sigma, ReadOnlySpan<float> modelOutput,
         ReadOnlySpan<float> sample, Span<float> x0)
     {
         switch (predictionType)
         {
-            case "epsilon":
+            case PredictionType.Epsilon:
                 ElementwiseOps.SubtractScaledThenDivide(sample, sigma, modelOutput, alpha, x0);
                 break;
-            case "sample":
+            case PredictionType.Sample:
                 modelOutput.CopyTo(x0);
                 break;
             default: // v_prediction
@@ -82,15 +84,15 @@ internal static class VpSolverMath
     }
 
     /// <summary>ε from a model output at (α, σ): ε → the output itself, sample → (x − α·x₀)/σ, v → α·v + σ·x.</summary>
-    public static void PredictEpsilon(string predictionType, float alpha, float sigma, ReadOnlySpan<float> modelOutput,
+    public static void PredictEpsilon(PredictionType predictionType, float alpha, float sigma, ReadOnlySpan<float> modelOutput,
         ReadOnlySpan<float> sample, Span<float> epsilon)
     {
         switch (predictionType)
         {
-            case "epsilon":
+            case PredictionType.Epsilon:
                 modelOutput.CopyTo(epsilon);
                 break;
-            case "sample":
+            case PredictionType.Sample:
                 ElementwiseOps.SubtractScaledThenDivide(sample, alpha, modelOutput, sigma, epsilon);
                 break;
             default: // v_prediction
@@ -112,8 +114,12 @@ internal static class VpSolverMath
 
     /// <summary>The error for <c>use_exponential_sigmas</c> / <c>use_beta_sigmas</c> on a multistep solver, whose
     /// diffusers 0.31 <c>set_timesteps</c> fails with them (it passes <c>num_inference_steps=None</c>).</summary>
-    public static NotSupportedException UnbuildableSigmas(string className, bool exponential, string alternatives) =>
-        new($"{className}: diffusers 0.31 cannot build a schedule with {(exponential ? "use_exponential_sigmas" : "use_beta_sigmas")} (its set_timesteps fails); use {alternatives}.");
+    public static NotSupportedException UnbuildableSigmas(string className, SigmaSpacing spacing, string alternatives) =>
+        new($"{className}: diffusers 0.31 cannot build a schedule with {ConfigNames.Of(spacing)} (its set_timesteps fails); use {alternatives}.");
+
+    /// <summary>The error for <c>final_sigmas_type</c> "zero" with a DPM-Solver algorithm that does not predict data.</summary>
+    public static ArgumentException FinalSigmaZeroUnsupported(string className, AlgorithmType algorithmType) =>
+        new($"{className} option 'final_sigmas_type' \"zero\" is not supported with algorithm_type \"{ConfigNames.Of(algorithmType)}\"; use \"sigma_min\" (\"zero\" needs \"dpmsolver++\" or \"sde-dpmsolver++\").", "final_sigmas_type");
 
     /// <summary>The int64 timesteps as the float values <see cref="IScheduler.Timesteps"/> exposes (exact below 2²⁴).</summary>
     public static float[] TimestepsToFloat(ReadOnlySpan<long> timesteps)

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Schedulers;
 using static Spright.Diffusion.Tests.Schedulers.SolverTestKit;
+using Spright.Diffusion.Numerics;
 
 namespace Spright.Diffusion.Tests.Schedulers;
 
@@ -20,9 +21,9 @@ public sealed class DPMSolverMultistepSchedulerTests
              "euler_at_final", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas", "final_sigmas_type",
              "lambda_min_clipped", "variance_type", "timestep_spacing", "steps_offset", "rescale_betas_zero_snr"],
             s.Config.Keys.Where(k => !k.StartsWith('_')));
-        Assert.Equal("dpmsolver++", s.AlgorithmType);
-        Assert.Equal(2, s.SolverOrder);
-        Assert.Equal("linspace", s.TimestepSpacing);
+        Assert.Equal("dpmsolver++", s.Config["algorithm_type"]!.GetValue<string>());
+        Assert.Equal(2, s.Config["solver_order"]!.GetValue<int>());
+        Assert.Equal("linspace", s.Config["timestep_spacing"]!.GetValue<string>());
         Assert.Equal(1, s.Order);
         Assert.Equal(1f, s.InitNoiseSigma);
         Assert.True(s.HasIntegerTimesteps);
@@ -175,8 +176,8 @@ public sealed class DPMSolverMultistepSchedulerTests
     public void OtherSolversNamesAreMappedLikeDiffusers()
     {
         var s = (DPMSolverMultistepScheduler)Create(Name, ("algorithm_type", "deis"), ("solver_type", "bh2"), ("final_sigmas_type", "sigma_min"));
-        Assert.Equal("dpmsolver++", s.AlgorithmType);
-        Assert.Equal("midpoint", s.SolverType);
+        Assert.Equal(AlgorithmType.DpmSolverPlusPlus, s.AlgorithmType);
+        Assert.Equal(SolverType.Midpoint, s.SolverType);
         Assert.Equal("dpmsolver++", s.Config["algorithm_type"]!.GetValue<string>());
         Assert.Equal("midpoint", s.Config["solver_type"]!.GetValue<string>());
         // diffusers checks final_sigmas_type against the algorithm as given ("deis" is not a data-prediction name).

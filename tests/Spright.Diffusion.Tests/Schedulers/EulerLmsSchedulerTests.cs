@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Random;
 using Spright.Diffusion.Schedulers;
 using Spright.Diffusion.IO;
-using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 using static Spright.Diffusion.Tests.Schedulers.GroupASchedulerTestKit;
 

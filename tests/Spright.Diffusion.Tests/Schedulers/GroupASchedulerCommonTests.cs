@@ -43,7 +43,7 @@ public sealed class GroupASchedulerCommonTests
         Assert.Equal(className, s.GetType().Name);
         Assert.Equal(className, s.ClassName);
         Assert.Equal(className is "HeunDiscreteScheduler" or "KDPM2DiscreteScheduler" or "KDPM2AncestralDiscreteScheduler" ? 2 : 1, s.Order);
-        Assert.Equal(className is "DDPMScheduler" or "PNDMScheduler", s.HasIntegerTimesteps);
+        Assert.Equal(className is "DDPMScheduler" or "PNDMScheduler", ((SchedulerBase)s).HasIntegerTimesteps);
     }
 
     [Theory]
@@ -165,20 +165,20 @@ public sealed class GroupASchedulerCommonTests
     {
         // Euler's default spacing is linspace; DDIM's is leading. diffusers drops keys listed in _use_default_values.
         var euler = new EulerDiscreteScheduler();
-        Assert.Equal("linspace", euler.TimestepSpacing);
+        Assert.Equal("linspace", Text(euler, "timestep_spacing"));
         var ddim = DDIMScheduler.FromConfig(euler.Config);
-        Assert.Equal("leading", ddim.TimestepSpacing);
-        Assert.Equal(0.0001, ddim.BetaStart);
+        Assert.Equal("leading", Text(ddim, "timestep_spacing"));
+        Assert.Equal(0.0001, Number(ddim, "beta_start"));
 
         // A value that was set explicitly travels, and so does an explicit override of a defaulted key.
         var eulerLinspace = EulerDiscreteScheduler.FromConfig(SchedulerConfig.Empty, [new("timestep_spacing", "linspace")]);
-        Assert.Equal("linspace", DDIMScheduler.FromConfig(eulerLinspace.Config).TimestepSpacing);
-        Assert.Equal("trailing", DDIMScheduler.FromConfig(euler.Config, [new("timestep_spacing", "trailing")]).TimestepSpacing);
+        Assert.Equal("linspace", Text(DDIMScheduler.FromConfig(eulerLinspace.Config), "timestep_spacing"));
+        Assert.Equal("trailing", Text(DDIMScheduler.FromConfig(euler.Config, [new("timestep_spacing", "trailing")]), "timestep_spacing"));
 
         // Heun and DDPM differ in beta_start defaults.
         var heun = new HeunDiscreteScheduler();
-        Assert.Equal(0.00085, heun.BetaStart);
-        Assert.Equal(0.0001, DDPMScheduler.FromConfig(heun.Config).BetaStart);
+        Assert.Equal(0.00085, Number(heun, "beta_start"));
+        Assert.Equal(0.0001, Number(DDPMScheduler.FromConfig(heun.Config), "beta_start"));
     }
 
     [Theory]

@@ -43,6 +43,12 @@ internal static class GroupASchedulerTestKit
     public static T Make<T>(params (string Key, object? Value)[] options)
         where T : IScheduler => (T)Make(typeof(T).Name, options);
 
+    /// <summary>A string option from the scheduler's resolved configuration.</summary>
+    public static string Text(IScheduler s, string key) => s.Config[key]!.GetValue<string>();
+
+    /// <summary>A number option from the scheduler's resolved configuration.</summary>
+    public static double Number(IScheduler s, string key) => s.Config[key]!.GetValue<double>();
+
     /// <summary>A [1, 1, 1, n] tensor over a copy of <paramref name="values"/>.</summary>
     public static Tensor<float> Vec(params float[] values) => TensorShapes.Wrap((float[])values.Clone(), 1, 1, 1, values.Length);
 

@@ -17,9 +17,9 @@ public sealed class LCMSchedulerTests
              "clip_sample_range", "set_alpha_to_one", "steps_offset", "prediction_type", "thresholding", "dynamic_thresholding_ratio",
              "sample_max_value", "timestep_spacing", "timestep_scaling", "rescale_betas_zero_snr"],
             s.Config.Keys.Where(k => !k.StartsWith('_')));
-        Assert.Equal("scaled_linear", s.BetaSchedule);
-        Assert.Equal(50, s.OriginalInferenceSteps);
-        Assert.Equal(10.0, s.TimestepScaling);
+        Assert.Equal("scaled_linear", s.Config["beta_schedule"]!.GetValue<string>());
+        Assert.Equal(50, s.Config["original_inference_steps"]!.GetValue<int>());
+        Assert.Equal(10.0, s.Config["timestep_scaling"]!.GetValue<double>());
     }
 
     [Fact]

@@ -75,7 +75,7 @@ public sealed class SchedulerPipelineContractTests
             long before = GC.GetAllocatedBytesForCurrentThread();
             s.ScaleModelInput(latents, t, modelInput);
             SchedulerReferenceCase.Model(modelInput, t, modelOutput);
-            s.Step(output, t, sample, generator, eta);
+            SchedulerVariants.Step(s, output, t, sample, generator, eta);
             allocated[i] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
         Assert.All(latents, v => Assert.True(float.IsFinite(v)));
@@ -111,8 +111,8 @@ public sealed class SchedulerPipelineContractTests
             before.CopyTo(b);
             SchedulerReferenceCase.Model(scaled, t, outA);
             SchedulerReferenceCase.Model(scaled, t, outB);
-            separate.Step(TensorShapes.Wrap(outA, 1, 1, 8, 8), t, TensorShapes.Wrap(a, 1, 1, 8, 8), gA, eta);
-            inPlace.Step(TensorShapes.Wrap(outB, 1, 1, 8, 8), t, TensorShapes.Wrap(b, 1, 1, 8, 8), gB, eta);
+            SchedulerVariants.Step(separate, TensorShapes.Wrap(outA, 1, 1, 8, 8), t, TensorShapes.Wrap(a, 1, 1, 8, 8), gA, eta);
+            SchedulerVariants.Step(inPlace, TensorShapes.Wrap(outB, 1, 1, 8, 8), t, TensorShapes.Wrap(b, 1, 1, 8, 8), gB, eta);
             Assert.Equal(a, b);
         }
     }
@@ -203,7 +203,7 @@ public sealed class SchedulerPipelineContractTests
         {
             s.ScaleModelInput(latents, t, input);
             SchedulerReferenceCase.Model(input, t, output);
-            s.Step(outputTensor, t, sample, generator, SchedulerVariants.Eta(variant));
+            SchedulerVariants.Step(s, outputTensor, t, sample, generator, SchedulerVariants.Eta(variant));
         }
     }
 

@@ -111,7 +111,7 @@ internal sealed class SchedulerReferenceCase
             Model(xIn, t, modelOut);
             xIns.Add((float[])xIn.Clone());
             outputs.Add((float[])modelOut.Clone());
-            scheduler.Step(modelTensor, t, latentTensor, passGenerator ? generator : null, eta);
+            SchedulerVariants.Step(scheduler, modelTensor, t, latentTensor, passGenerator ? generator : null, eta);
             prevs.Add((float[])latents.Clone());
         }
         return new Trajectory(timestepsFull, loop, sigmas, noise, latentsInit, xIns, outputs, prevs, latents, scheduler);

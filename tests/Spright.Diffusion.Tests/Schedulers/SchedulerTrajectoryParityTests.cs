@@ -34,7 +34,7 @@ public sealed class SchedulerTrajectoryParityTests
 
         float[] expectedTimesteps = c.Load("timesteps_full").AsFloat32();
         AssertClose.All(expectedTimesteps, run.TimestepsFull, ScheduleTolerance, ScheduleTolerance, "timesteps_full");
-        Assert.Equal(c.Load("timesteps_full").Descr == "<i8", run.Scheduler.HasIntegerTimesteps);
+        Assert.Equal(c.Load("timesteps_full").Descr == "<i8", ((SchedulerBase)run.Scheduler).HasIntegerTimesteps);
         AssertClose.All(c.Load("timesteps_loop").AsFloat32(), run.TimestepsLoop, ScheduleTolerance, ScheduleTolerance, "timesteps_loop");
         if (c.HasFile("sigmas"))
         {

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using Spright.Diffusion.Random;
 using Spright.Diffusion.Schedulers;
 
 namespace Spright.Diffusion.Tests.Schedulers;
@@ -58,6 +60,10 @@ internal static class SchedulerVariants
         return SchedulerRegistry.Create(className, SchedulerReferenceCase.BaseConfig, options.Select(o => new KeyValuePair<string, object?>(o.Key, o.Value)));
     }
 
-    /// <summary>The η to pass to <see cref="IScheduler.Step"/>.</summary>
+    /// <summary>The η to pass to <see cref="IEtaScheduler.Step"/>.</summary>
     public static float Eta(string variant) => All[variant].Eta;
+
+    /// <summary>One step as the pipeline takes it: η goes only to a scheduler whose step takes it.</summary>
+    public static SchedulerOutput Step(IScheduler s, Tensor<float> modelOutput, float t, Tensor<float> sample, TorchGenerator? generator, float eta) =>
+        s is IEtaScheduler withEta ? withEta.Step(modelOutput, t, sample, eta, generator) : s.Step(modelOutput, t, sample, generator);
 }

@@ -13,7 +13,7 @@ public sealed class SchedulerWarningTests
     {
         var logger = new CapturingLogger();
         SchedulerConfig config = SchedulerConfig.Load(Path.Combine(TestPaths.TinyModel, "scheduler", "scheduler_config.json"));
-        DDIMScheduler scheduler = DDIMScheduler.FromConfig(config, logger);
+        DDIMScheduler scheduler = DDIMScheduler.FromConfig(config, logger: logger);
         string warning = Assert.Single(logger.Messages);
         Assert.Contains("skip_prk_steps", warning);
 

@@ -1,3 +1,4 @@
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Schedulers;
 
 namespace Spright.Diffusion.Tests.Schedulers;
@@ -53,12 +54,12 @@ public sealed class SigmaScheduleMathTests
     [Fact]
     public void SpacedTimestepsMatchNumpy()
     {
-        Assert.Equal([750f, 500, 250, 0], SpacedTimesteps.Fractional("leading", 1000, 4, 0));
-        Assert.Equal([751f, 501, 251, 1], SpacedTimesteps.Fractional("leading", 1000, 4, 1));
-        Assert.Equal([999f, 749.25f, 499.5f, 249.75f, 0], SpacedTimesteps.Fractional("linspace", 1000, 5, 0));
-        Assert.Equal([999f, 799, 599, 399, 199], SpacedTimesteps.Fractional("trailing", 1000, 5, 0));
+        Assert.Equal([750f, 500, 250, 0], SpacedTimesteps.Fractional(TimestepSpacing.Leading, 1000, 4, 0));
+        Assert.Equal([751f, 501, 251, 1], SpacedTimesteps.Fractional(TimestepSpacing.Leading, 1000, 4, 1));
+        Assert.Equal([999f, 749.25f, 499.5f, 249.75f, 0], SpacedTimesteps.Fractional(TimestepSpacing.Linspace, 1000, 5, 0));
+        Assert.Equal([999f, 799, 599, 399, 199], SpacedTimesteps.Fractional(TimestepSpacing.Trailing, 1000, 5, 0));
         // round(np.arange(1000, 0, -1000/3)) − 1 = [1000, 667, 333] − 1.
-        Assert.Equal([999f, 666, 332], SpacedTimesteps.Fractional("trailing", 1000, 3, 0));
+        Assert.Equal([999f, 666, 332], SpacedTimesteps.Fractional(TimestepSpacing.Trailing, 1000, 3, 0));
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public sealed class UniPCMultistepSchedulerTests
              "disable_corrector", "solver_p", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "timestep_spacing",
              "steps_offset", "final_sigmas_type", "rescale_betas_zero_snr"],
             s.Config.Keys.Where(k => !k.StartsWith('_')));
-        Assert.Equal("bh2", s.SolverType);
+        Assert.Equal(SolverType.Bh2, s.SolverType);
         Assert.Equal("bh2", Create(Name, ("solver_type", "midpoint")).Config["solver_type"]!.GetValue<string>());
         Assert.Equal("solver_type", Assert.Throws<ArgumentException>(() => Create(Name, ("solver_type", "bh3"))).ParamName);
         Assert.Equal("disable_corrector", Assert.Throws<ArgumentException>(() => Create(Name, ("disable_corrector", new[] { 1.5 }))).ParamName);

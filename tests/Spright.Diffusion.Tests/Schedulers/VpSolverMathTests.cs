@@ -1,3 +1,4 @@
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Schedulers;
 
 namespace Spright.Diffusion.Tests.Schedulers;
@@ -121,9 +122,9 @@ public sealed class VpSolverMathTests
         Assert.Equal(2, VpSolverMath.ClippedCount(lambdas, -0.5)); // −1 and −2 lie below
         Assert.Equal(6, VpSolverMath.ClippedCount(lambdas, double.PositiveInfinity));
         // A clipped schedule (last timestep 900): linspace(0, 899, 4) and arange(900, 0, −250) − 1.
-        Assert.Equal([899L, 599L, 300L], SpacedTimesteps.Solver("linspace", 1000, 900, 3, 0));
-        Assert.Equal([899L, 649L, 399L, 149L], SpacedTimesteps.Solver("trailing", 1000, 900, 4, 0));
-        Assert.Equal([675L, 450L, 225L], SpacedTimesteps.Solver("leading", 1000, 900, 3, 0));
+        Assert.Equal([899L, 599L, 300L], SpacedTimesteps.Solver(TimestepSpacing.Linspace, 1000, 900, 3, 0));
+        Assert.Equal([899L, 649L, 399L, 149L], SpacedTimesteps.Solver(TimestepSpacing.Trailing, 1000, 900, 4, 0));
+        Assert.Equal([675L, 450L, 225L], SpacedTimesteps.Solver(TimestepSpacing.Leading, 1000, 900, 3, 0));
     }
 
     [Fact]

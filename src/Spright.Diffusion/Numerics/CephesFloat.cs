@@ -1,4 +1,4 @@
-namespace Spright.Diffusion.Random;
+namespace Spright.Diffusion.Numerics;
 
 /// <summary>
 /// Scalar replicas of the float32 Cephes polynomials in <c>avx_mathfun.h</c> (<c>log256_ps</c>,

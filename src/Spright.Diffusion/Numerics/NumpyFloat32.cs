@@ -1,4 +1,4 @@
-namespace Spright.Diffusion.Schedulers;
+namespace Spright.Diffusion.Numerics;
 
 /// <summary>
 /// numpy 1.24's float32 <c>np.log</c> on x86-64 (the AVX2/FMA3 and AVX512F loops of

@@ -1,4 +1,4 @@
-namespace Spright.Diffusion.Schedulers;
+namespace Spright.Diffusion.Numerics;
 
 /// <summary>
 /// Scalar replicas of the SLEEF 3.5 float32 functions that torch's CPU kernels use for <c>torch.exp</c>,

@@ -1,4 +1,4 @@
-namespace Spright.Diffusion.Schedulers;
+namespace Spright.Diffusion.Numerics;
 
 /// <summary>
 /// The Beta(a, b) distribution's regularized incomplete beta function and its inverse (what

@@ -1,4 +1,4 @@
-namespace Spright.Diffusion.Schedulers;
+namespace Spright.Diffusion.Numerics;
 
 /// <summary>numpy's float64 <c>arange</c> and <c>linspace</c> exactly as numpy 1.24 computes them (schedules are
 /// built with numpy in diffusers, then rounded/cast).</summary>
