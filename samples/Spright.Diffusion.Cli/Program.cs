@@ -29,8 +29,9 @@ try
         "generate" => GenerateCommand.Run(rest, cancellation.Token),
         "tokenize" => TokenizeCommand.Run(rest),
         "bench" => BenchCommand.Run(rest, cancellation.Token),
+        "download" => DownloadCommand.Run(rest, cancellation.Token),
         "--version" or "version" => Version(),
-        _ => throw new UsageException($"unknown command '{command}'; commands: generate, tokenize, bench"),
+        _ => throw new UsageException($"unknown command '{command}'; commands: generate, tokenize, bench, download"),
     };
 }
 catch (UsageException ex)
