@@ -36,7 +36,9 @@ internal sealed class HubFileLock : IDisposable
 
     public void Dispose() => _stream.Dispose();
 
-    /// <summary>ERROR_SHARING_VIOLATION (32) or ERROR_LOCK_VIOLATION (33): what .NET reports for a held lock on every
-    /// platform (on Unix for <c>EWOULDBLOCK</c> from <c>flock</c>).</summary>
-    private static bool IsLockedByOther(IOException ex) => (ex.HResult & 0xFFFF) is 32 or 33;
+    /// <summary>How .NET reports a lock held elsewhere: on Windows ERROR_SHARING_VIOLATION (32) or ERROR_LOCK_VIOLATION
+    /// (33); on Unix the <c>errno</c> of <c>flock(LOCK_EX | LOCK_NB)</c>, EWOULDBLOCK (11 on Linux, 35 on macOS and the BSDs).</summary>
+    internal static bool IsLockedByOther(IOException ex) => OperatingSystem.IsWindows()
+        ? (ex.HResult & 0xFFFF) is 32 or 33
+        : ex.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
 }
