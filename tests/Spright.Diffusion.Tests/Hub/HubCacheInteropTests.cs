@@ -134,9 +134,15 @@ public sealed class HubCacheInteropTests : IDisposable
         using (HubFileLock held = await HubFileLock.AcquireAsync(lockPath, CancellationToken.None))
         {
             download = Task.Run(() => HubClient.DownloadFileAsync(RepoId, "unet/diffusion_pytorch_model.safetensors", _env.Options()));
-            await Task.Delay(700);
-            Assert.False(download.IsCompleted);
+            // The HEAD has been answered: the download is at the lock. It must not go further while the lock is held.
+            var deadline = Stopwatch.StartNew();
+            while (!_env.Hub.HubRequests.Any(r => r.Method == "HEAD") && deadline.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(10);
+            }
+            await Task.Delay(500);
             Assert.Empty(_env.Hub.CdnRequests);
+            Assert.False(download.IsCompleted);
         }
         string path = await download.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(unet.Content, await File.ReadAllBytesAsync(path));
