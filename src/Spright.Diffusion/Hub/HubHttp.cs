@@ -378,15 +378,20 @@ internal sealed class HubHttp
             throw Malformed($"the reply to GET {url} has {response.Content.Headers.ContentLength} bytes, more than the {maxBytes} read", fileName);
         }
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutSource.CancelAfter(_settings.RequestTimeout);
         try
         {
+            timeoutSource.CancelAfter(_settings.RequestTimeout);
             using Stream stream = await response.Content.ReadAsStreamAsync(timeoutSource.Token).ConfigureAwait(false);
             using var buffer = new MemoryStream();
             byte[] chunk = new byte[81920];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, timeoutSource.Token).ConfigureAwait(false)) > 0)
+            while (true)
             {
+                timeoutSource.CancelAfter(_settings.RequestTimeout); // a timeout between two reads, as requests' read timeout
+                int read = await stream.ReadAsync(chunk, timeoutSource.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
                 if (buffer.Length + read > maxBytes)
                 {
                     throw Malformed($"the reply to GET {url} is larger than the {maxBytes} bytes read", fileName);

@@ -126,6 +126,10 @@ internal sealed class FakeHub : IDisposable
     /// <summary>Bytes per chunk and the pause between chunks of a download-host body (slow downloads).</summary>
     public (int ChunkBytes, TimeSpan Pause)? Throttle { get; set; }
 
+    /// <summary>LFS files answer as Xet-backed files do: HEAD 302 with <c>X-Xet-Hash</c> and a <c>Link rel="xet-auth"</c>;
+    /// a client without Xet support GETs the resolve URL and follows its redirect.</summary>
+    public bool Xet { get; set; }
+
     /// <summary>A body that replaces the repository-info JSON (malformed replies).</summary>
     public string? InfoBodyOverride { get; set; }
 
@@ -358,6 +362,11 @@ internal sealed class FakeHub : IDisposable
             headers.Add(("X-Linked-Etag", Quote(file.Sha256)));
             headers.Add(("X-Linked-Size", file.Content.Length.ToString(CultureInfo.InvariantCulture)));
             headers.Add(("ETag", Quote(Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes("pointer" + file.Sha256))))));
+            if (Xet)
+            {
+                headers.Add(("X-Xet-Hash", Convert.ToHexStringLower(SHA256.HashData(file.Content.AsSpan(0, Math.Min(16, file.Content.Length))))));
+                headers.Add(("Link", $"<http://127.0.0.1:{HubPort}/api/models/{repo.Id}/xet-read-token/{commit}>; rel=\"xet-auth\""));
+            }
             // A real 302 carries a body (and so a Content-Length that is not the file's size).
             return new Reply(302, headers, Encoding.ASCII.GetBytes("Found. Redirecting to " + location));
         }

@@ -291,6 +291,35 @@ public sealed class HubDownloadTests : IDisposable
     }
 
     [Fact]
+    public void DownloadFile_XetFile_GetsTheResolveUrlAndDropsTheTokenOnTheRedirect()
+    {
+        FakeRepo repo = AddSpright();
+        repo.Gated = true;
+        _env.Hub.Xet = true;
+        FakeFile unet = repo.MainFiles["unet/diffusion_pytorch_model.safetensors"];
+
+        string path = HubClient.DownloadFile(RepoId, "unet/diffusion_pytorch_model.safetensors", _env.Options(token: FakeHub.ValidToken));
+
+        Assert.Equal(unet.Content, File.ReadAllBytes(path));
+        Assert.Equal(["HEAD", "GET"], _env.Hub.HubRequests.Select(r => r.Method));
+        Assert.All(_env.Hub.HubRequests, r => Assert.Equal("Bearer " + FakeHub.ValidToken, r.Header("Authorization")));
+        Assert.Null(Assert.Single(_env.Hub.CdnRequests).Header("Authorization"));
+    }
+
+    [Fact]
+    public void DownloadFile_PullRequestRevision_IsQuotedInUrlsAndNestedInRefs()
+    {
+        FakeRepo repo = AddSpright();
+        string pr = repo.AddCommit(FakeRepos.SprightShaped(extra: new Dictionary<string, FakeFile> { ["unet/config.json"] = FakeHub.Text("{\"pr\": 1}", "unet/config.json") }), "refs/pr/1");
+
+        string path = HubClient.DownloadFile(RepoId, "unet/config.json", _env.Options(revision: "refs/pr/1"));
+
+        Assert.Equal("{\"pr\": 1}", File.ReadAllText(path));
+        Assert.Equal("HEAD /fake-org/spright-shaped/resolve/refs%2Fpr%2F1/unet/config.json", $"{_env.Hub.Requests[0].Method} {_env.Hub.Requests[0].Target}");
+        Assert.Equal(pr, File.ReadAllText(Path.Combine(_env.RepoFolder(RepoId), "refs", "refs", "pr", "1")));
+    }
+
+    [Fact]
     public void DownloadFile_WeakEtags_AreNormalised()
     {
         FakeRepo repo = AddSpright();
