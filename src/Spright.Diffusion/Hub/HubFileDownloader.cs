@@ -224,39 +224,57 @@ internal sealed class HubFileDownloader
                     }
 
                     using var readTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    readTimeout.CancelAfter(Settings.DownloadTimeout);
+                    Stream? body = null;
                     try
                     {
-                        readTimeout.CancelAfter(Settings.DownloadTimeout);
-                        using Stream body = await response.Content.ReadAsStreamAsync(readTimeout.Token).ConfigureAwait(false);
+                        body = await response.Content.ReadAsStreamAsync(readTimeout.Token).ConfigureAwait(false);
                         while (true)
                         {
-                            readTimeout.CancelAfter(Settings.DownloadTimeout);
-                            int read = await body.ReadAsync(buffer, readTimeout.Token).ConfigureAwait(false);
+                            int read;
+                            try
+                            {
+                                readTimeout.CancelAfter(Settings.DownloadTimeout);
+                                read = await body.ReadAsync(buffer, readTimeout.Token).ConfigureAwait(false);
+                            }
+                            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+                            {
+                                streamError = ex;
+                                break;
+                            }
+                            catch (Exception ex) when (ex is IOException or HttpRequestException)
+                            {
+                                streamError = ex;
+                                break;
+                            }
                             if (read == 0)
                             {
                                 break;
                             }
+                            // Write errors (a full disk) are not network errors: they end the download at once.
                             await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                             sha?.AppendData(buffer, 0, read);
                             position += read;
                             retriesLeft = MaxStreamRetries; // data arrived: the retries start over, as in Python
                             progress.Report(position);
                         }
-                        if (position < size)
-                        {
-                            broken = true; // the stream ended early without an error
-                        }
                     }
                     catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
                     {
-                        broken = true;
-                        streamError = ex;
+                        streamError = ex; // no body stream within the timeout
                     }
-                    catch (Exception ex) when (ex is IOException or HttpRequestException)
+                    catch (Exception ex) when (ex is HttpRequestException || (ex is IOException && body is null))
                     {
-                        broken = true;
                         streamError = ex;
                     }
+                    finally
+                    {
+                        if (body is not null)
+                        {
+                            await body.DisposeAsync().ConfigureAwait(false);
+                        }
+                    }
+                    broken = streamError is not null || position < size; // an error, or the stream ended early
                 }
                 if (!broken)
                 {
@@ -290,7 +308,16 @@ internal sealed class HubFileDownloader
             }
             file.Flush(flushToDisk: true);
         }
-        File.Move(incomplete, blob, overwrite: false);
+        try
+        {
+            File.Move(incomplete, blob, overwrite: false);
+        }
+        catch (IOException) when (HubCache.FileExists(blob))
+        {
+            // Another client that does not take the lock (newer huggingface_hub treats it as best effort) moved the same
+            // blob in first: same etag, same bytes. Ours is no longer needed.
+            File.Delete(incomplete);
+        }
         progress.Complete(size);
     }
 
