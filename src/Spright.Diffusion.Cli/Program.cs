@@ -27,10 +27,11 @@ try
     return command switch
     {
         "generate" => GenerateCommand.Run(rest, cancellation.Token),
-        "tokenize" => TokenizeCommand.Run(rest),
+        "tokenize" => TokenizeCommand.Run(rest, cancellation.Token),
         "bench" => BenchCommand.Run(rest, cancellation.Token),
+        "download" => DownloadCommand.Run(rest, cancellation.Token),
         "--version" or "version" => Version(),
-        _ => throw new UsageException($"unknown command '{command}'; commands: generate, tokenize, bench"),
+        _ => throw new UsageException($"unknown command '{command}'; commands: generate, tokenize, bench, download"),
     };
 }
 catch (UsageException ex)

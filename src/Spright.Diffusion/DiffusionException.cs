@@ -3,7 +3,7 @@ namespace Spright.Diffusion;
 /// <summary>
 /// The base of every error the library raises for something other than a bad argument: a model folder that cannot be
 /// used (<see cref="ModelLoadException"/>), a backend that failed while running (<see cref="InferenceException"/>),
-/// non-finite outputs (<see cref="NonFiniteOutputException"/>) and Hub errors. Bad
+/// non-finite outputs (<see cref="NonFiniteOutputException"/>) and Hub errors (<see cref="Hub.HubException"/>). Bad
 /// arguments raise the <see cref="ArgumentException"/> family instead, before any work starts. Messages are one line.
 /// </summary>
 public abstract class DiffusionException : Exception

@@ -31,16 +31,20 @@ public abstract class DiffusionPipeline : IDisposable
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>
-    /// Loads a pipeline (diffusers' <c>DiffusionPipeline.from_pretrained</c>) from a model folder - a diffusers folder
+    /// Loads a pipeline (diffusers' <c>DiffusionPipeline.from_pretrained</c>) from a model folder or a Hugging Face Hub
+    /// repo id (downloaded into the cache Python's huggingface_hub uses, or found there) - a diffusers folder
     /// (<c>config.json</c> + <c>*.safetensors</c> per component, as SPRIGHT is published) or an ONNX export (optimum's or
     /// diffusers' legacy layout) - through the backend of <see cref="DiffusionPipelineOptions.Backend"/>.
     /// </summary>
-    /// <param name="pretrainedModelNameOrPath">The model folder (holding <c>model_index.json</c>).</param>
+    /// <param name="pretrainedModelNameOrPath">A model folder (holding <c>model_index.json</c>), or a Hub repo id such as
+    /// <c>SPRIGHT-T2I/spright-t2i-sd2</c>.</param>
     /// <param name="options">Backend, precision, variant, scheduler and tokenizer settings.</param>
     /// <param name="cancellationToken">Stops the load between steps.</param>
     /// <returns>The pipeline named by <c>_class_name</c> (text-to-image or image-to-image).</returns>
     /// <exception cref="ArgumentException">An option is out of range, or the path is empty.</exception>
     /// <exception cref="ModelLoadException">A file is missing or broken; the message names it.</exception>
+    /// <exception cref="Hub.HubException">The Hub refused or could not serve the repo (not found, gated, revision not
+    /// found, not cached while offline); the message names the repo and file.</exception>
     public static DiffusionPipeline FromPretrained(string pretrainedModelNameOrPath, DiffusionPipelineOptions? options = null,
         CancellationToken cancellationToken = default)
     {

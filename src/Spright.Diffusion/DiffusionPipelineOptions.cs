@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Components;
+using Spright.Diffusion.Hub;
 
 namespace Spright.Diffusion;
 
@@ -21,6 +22,27 @@ public sealed record DiffusionPipelineOptions
     /// default) loads the plain files.</summary>
     public string? Variant { get; init; }
 
+    /// <summary>For a Hub repo id: the branch, tag or commit to load (default <c>main</c>).</summary>
+    public string? Revision { get; init; }
+
+    /// <summary>For a Hub repo id: the access token for gated or private repos (default: <c>HF_TOKEN</c>,
+    /// <c>HUGGING_FACE_HUB_TOKEN</c> or the token file, as huggingface_hub finds it).</summary>
+    public string? Token { get; init; }
+
+    /// <summary>For a Hub repo id: use only what the cache already holds, making no request (as <c>HF_HUB_OFFLINE=1</c>).</summary>
+    public bool LocalFilesOnly { get; init; }
+
+    /// <summary>For a Hub repo id: the cache folder (default: <c>HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else
+    /// <c>~/.cache/huggingface/hub</c>, shared with Python's huggingface_hub).</summary>
+    public string? CacheDir { get; init; }
+
+    /// <summary>For a Hub repo id: download safetensors weights (true), pickled <c>.bin</c> ones only when safetensors are
+    /// missing (null, the default), as diffusers' <c>use_safetensors</c>.</summary>
+    public bool? UseSafetensors { get; init; }
+
+    /// <summary>For a Hub repo id: receives the download progress of each file.</summary>
+    public IProgress<HubDownloadProgress>? DownloadProgress { get; init; }
+
     /// <summary>Load this scheduler class (e.g. <c>EulerDiscreteScheduler</c>) from the folder's scheduler config instead
     /// of the one <c>model_index.json</c> names.</summary>
     public string? Scheduler { get; init; }
@@ -33,6 +55,9 @@ public sealed record DiffusionPipelineOptions
     /// when it ends, so the peak is the largest component with its working memory rather than the sum of all. Every call
     /// then pays the loads. Default false.</summary>
     public bool LowMemory { get; init; }
+
+    /// <summary>Hub options that replace the ones above (tests point them at a fake Hub with their own environment).</summary>
+    internal HubDownloadOptions? HubOverrides { get; init; }
 
     /// <summary>The logger factory for this pipeline (defaults to <see cref="Logging.DiffusionLogging.LoggerFactory"/>).</summary>
     public ILoggerFactory? LoggerFactory { get; init; }

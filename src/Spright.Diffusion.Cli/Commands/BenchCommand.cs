@@ -17,11 +17,11 @@ internal static class BenchCommand
 {
     private static readonly HashSet<string> ValueOptions =
     [
-        "--model", "--prompt", "--negative-prompt", "--steps", "--width", "--height", "--guidance", "--runs", "--warmup",
-        "--seed", "--provider", "--device-id", "--threads", "--cache-dir", "--scheduler", "--split-from-pixels", "--opt-level",
+        .. CommonOptions.ModelValueOptions, "--prompt", "--negative-prompt", "--steps", "--width", "--height", "--guidance", "--runs", "--warmup",
+        "--seed", "--provider", "--device-id", "--threads", "--optimized-cache-dir", "--scheduler", "--split-from-pixels", "--opt-level",
     ];
 
-    private static readonly HashSet<string> Flags = ["--low-memory", "--check-cpu-parity", "--verbose", "--ftfy", "--no-arena", "--memory-pattern", "--small-graph-tuning"];
+    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--low-memory", "--check-cpu-parity", "--verbose", "--ftfy", "--no-arena", "--memory-pattern", "--small-graph-tuning"];
 
     public static int Run(string[] argv, CancellationToken cancellationToken)
     {
@@ -42,7 +42,7 @@ internal static class BenchCommand
             Height = args.Int("--height", 8, 8192),
             Seed = args.Seed("--seed") ?? 42,
         };
-        string model = CommonOptions.ModelFolder(args);
+        string model = CommonOptions.Model(args);
         using var loggerFactory = CommonOptions.Logging(args, null);
         DiffusionLogging.LoggerFactory = loggerFactory;
         var settings = new OnnxRuntimeSettings
@@ -50,7 +50,7 @@ internal static class BenchCommand
             ExecutionProvider = CommonOptions.Provider(args),
             DeviceId = args.Int("--device-id", 0, 64) ?? 0,
             IntraOpNumThreads = args.Int("--threads", 0, 1024) ?? 0,
-            OptimizedModelCacheDirectory = args.String("--cache-dir"),
+            OptimizedModelCacheDirectory = args.String("--optimized-cache-dir"),
             EnableCpuMemArena = !args.Flag("--no-arena"),
             EnableMemoryPattern = args.Flag("--memory-pattern"),
             SplitUNetBatchFromLatentPixels = args.Int("--split-from-pixels", 0, int.MaxValue) ?? new OnnxRuntimeSettings().SplitUNetBatchFromLatentPixels,
@@ -64,13 +64,10 @@ internal static class BenchCommand
                 string other => throw new UsageException($"--opt-level must be all, extended, basic or none; got '{other}'"),
             },
         };
-        var loadOptions = new DiffusionPipelineOptions
+        DiffusionPipelineOptions loadOptions = CommonOptions.Load(args, settings, loggerFactory, progress: null) with
         {
-            Backend = new OnnxRuntimeBackend(settings),
             LowMemory = args.Flag("--low-memory"),
-            UseFtfy = args.Flag("--ftfy"),
             Scheduler = args.String("--scheduler"),
-            LoggerFactory = loggerFactory,
         };
 
         long loadStart = Stopwatch.GetTimestamp();

@@ -13,12 +13,12 @@ internal static class GenerateCommand
 {
     private static readonly HashSet<string> ValueOptions =
     [
-        "--model", "--prompt", "--negative-prompt", "--steps", "--guidance", "--guidance-rescale", "--eta", "--seed",
+        .. CommonOptions.ModelValueOptions, "--prompt", "--negative-prompt", "--steps", "--guidance", "--guidance-rescale", "--eta", "--seed",
         "--width", "--height", "--num-images", "--scheduler", "--scheduler-option", "--provider", "--device-id",
         "--output", "--save-npy", "--save-latents", "--init-image", "--strength",
     ];
 
-    private static readonly HashSet<string> Flags = ["--ftfy", "--quiet", "--verbose"];
+    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--ftfy", "--quiet", "--verbose"];
 
     public static int Run(string[] argv, CancellationToken cancellationToken)
     {
@@ -91,16 +91,12 @@ internal static class GenerateCommand
         var progress = args.Flag("--quiet") ? null : new ProgressBar();
         using var loggerFactory = CommonOptions.Logging(args, () => progress?.Finish());
         DiffusionLogging.LoggerFactory = loggerFactory;
-        var loadOptions = new DiffusionPipelineOptions
+        DownloadProgressBar? downloads = args.Flag("--quiet") ? null : new DownloadProgressBar();
+        DiffusionPipelineOptions loadOptions = CommonOptions.Load(args, new OnnxRuntimeSettings
         {
-            Backend = new OnnxRuntimeBackend(new OnnxRuntimeSettings
-            {
-                ExecutionProvider = CommonOptions.Provider(args),
-                DeviceId = args.Int("--device-id", 0, 64) ?? 0,
-            }),
-            UseFtfy = args.Flag("--ftfy"),
-            LoggerFactory = loggerFactory,
-        };
+            ExecutionProvider = CommonOptions.Provider(args),
+            DeviceId = args.Int("--device-id", 0, 64) ?? 0,
+        }, loggerFactory, downloads);
 
         string? schedulerName = args.String("--scheduler");
         if (schedulerName is not null)
@@ -108,10 +104,19 @@ internal static class GenerateCommand
             // Fail before the (slow) model load.
             CheckSchedulerOptions(schedulerName, schedulerOptions);
         }
-        string model = CommonOptions.ModelFolder(args);
-        using StableDiffusionPipelineBase pipe = initImage is null
-            ? StableDiffusionPipeline.FromPretrained(model, loadOptions, cancellationToken)
-            : StableDiffusionImg2ImgPipeline.FromPretrained(model, loadOptions, cancellationToken);
+        string model = CommonOptions.Model(args);
+        StableDiffusionPipelineBase pipe;
+        try
+        {
+            pipe = initImage is null
+                ? StableDiffusionPipeline.FromPretrained(model, loadOptions, cancellationToken)
+                : StableDiffusionImg2ImgPipeline.FromPretrained(model, loadOptions, cancellationToken);
+        }
+        finally
+        {
+            downloads?.Finish();
+        }
+        using StableDiffusionPipelineBase owned = pipe;
 
         if (schedulerName is not null || schedulerOptions.Count > 0)
         {
@@ -159,7 +164,7 @@ internal static class GenerateCommand
             }
             AtomicFile.WriteAll(files, cancellationToken);
             loggerFactory.Flush();
-            if (result.Seed is ulong seed)
+            if (result.Seed is ulong seed && !args.Flag("--quiet"))
             {
                 Console.Error.WriteLine($"seed: {seed}");
             }

@@ -10,6 +10,10 @@ internal static class Help
           spright tokenize --model DIR [--no-padding] [--ftfy] [PROMPT]
                                                 print CLIP token ids as JSON; without PROMPT, reads one JSON string per line
           spright bench [options] --runs R      time generate calls, per stage; last line has median_s=
+          spright download REPO [--revision R] [--token T] [--cache-dir D] [--offline] [--variant V] [--quiet]
+                                                fetch a pipeline from the Hugging Face Hub into its cache (the one Python
+                                                uses; HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE apply);
+                                                prints the snapshot folder, per-file progress on stderr
           spright --version
 
         generate options:

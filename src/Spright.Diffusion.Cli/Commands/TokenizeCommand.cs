@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Spright.Diffusion.Cli.Infrastructure;
+using Spright.Diffusion.Hub;
 using Spright.Diffusion.Tokenization;
 
 namespace Spright.Diffusion.Cli.Commands;
@@ -8,17 +9,28 @@ namespace Spright.Diffusion.Cli.Commands;
 /// <summary><c>spright tokenize</c>: CLIP token ids as JSON, for one prompt or one JSON string per stdin line.</summary>
 internal static class TokenizeCommand
 {
-    private static readonly HashSet<string> ValueOptions = ["--model"];
-    private static readonly HashSet<string> Flags = ["--no-padding", "--ftfy", "--verbose"];
+    private static readonly HashSet<string> ValueOptions = ["--model", "--revision", "--token", "--cache-dir"];
+    private static readonly HashSet<string> Flags = ["--no-padding", "--ftfy", "--verbose", "--offline"];
 
-    public static int Run(string[] argv)
+    public static int Run(string[] argv, CancellationToken cancellationToken)
     {
         var args = new ArgReader(argv, ValueOptions, Flags);
         if (args.Positionals.Count > 1)
         {
             throw new UsageException("give at most one PROMPT (quote it), or none to read JSON strings from stdin");
         }
-        string model = CommonOptions.ModelFolder(args);
+        string model = CommonOptions.Model(args);
+        if (!Directory.Exists(model))
+        {
+            // A Hub repo id: only the tokenizer's files are fetched.
+            model = HubClient.SnapshotDownload(model, ["tokenizer/*", "model_index.json"], options: new HubDownloadOptions
+            {
+                Revision = args.String("--revision"),
+                Token = args.String("--token"),
+                CacheDir = args.String("--cache-dir"),
+                LocalFilesOnly = args.Flag("--offline"),
+            }, cancellationToken: cancellationToken);
+        }
         string folder = Directory.Exists(Path.Combine(model, "tokenizer")) ? Path.Combine(model, "tokenizer") : model;
         ClipTokenizer tokenizer = ClipTokenizer.FromPretrained(folder, new ClipTokenizerOptions { UseFtfy = args.Flag("--ftfy") });
         bool padding = !args.Flag("--no-padding");

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Components;
 using Spright.Diffusion.Configuration;
+using Spright.Diffusion.Hub;
 using Spright.Diffusion.Logging;
 using Spright.Diffusion.Pipelines;
 using Spright.Diffusion.Schedulers;
@@ -27,8 +28,8 @@ internal static class PipelineLoader
     public static DiffusionPipeline Load(string pretrainedModelNameOrPath, DiffusionPipelineOptions options, CancellationToken cancellationToken)
     {
         CheckOptions(options);
-        string modelPath = pretrainedModelNameOrPath;
         cancellationToken.ThrowIfCancellationRequested();
+        string modelPath = Resolve(pretrainedModelNameOrPath, options, cancellationToken);
         ModelIndex index = ModelIndex.Load(modelPath);
         bool textToImage = TextToImageClasses.Contains(index.ClassName, StringComparer.Ordinal);
         bool imageToImage = ImageToImageClasses.Contains(index.ClassName, StringComparer.Ordinal);
@@ -110,6 +111,32 @@ internal static class PipelineLoader
             loaded.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A model folder as given, or the snapshot folder of a Hub repo id (downloaded into the cache Python uses), as
+    /// diffusers decides: an existing folder wins, else a valid repo id goes to the Hub.</summary>
+    private static string Resolve(string pathOrRepoId, DiffusionPipelineOptions options, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(pathOrRepoId))
+        {
+            return pathOrRepoId;
+        }
+        if (File.Exists(pathOrRepoId) || !HubClient.IsRepoId(pathOrRepoId))
+        {
+            throw new ModelLoadException(pathOrRepoId, File.Exists(pathOrRepoId)
+                ? "a file, not a model folder (a model folder holds model_index.json)"
+                : "model folder not found (and not a Hugging Face Hub repo id such as SPRIGHT-T2I/spright-t2i-sd2)");
+        }
+        return HubClient.DownloadPipeline(pathOrRepoId, options.HubOverrides ?? new HubDownloadOptions
+        {
+            Revision = options.Revision,
+            Token = options.Token,
+            LocalFilesOnly = options.LocalFilesOnly,
+            CacheDir = options.CacheDir,
+            Variant = options.Variant,
+            UseSafetensors = options.UseSafetensors,
+            Progress = options.DownloadProgress,
+        }, cancellationToken);
     }
 
     private static void CheckOptions(DiffusionPipelineOptions options)

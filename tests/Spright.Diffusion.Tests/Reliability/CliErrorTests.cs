@@ -40,7 +40,7 @@ public sealed class CliErrorTests(ITestOutputHelper output) : IDisposable
         { "bad scheduler option value", ["generate", "--prompt", "a", "--scheduler", "DDIMScheduler", "--scheduler-option", "beta_schedule=cosine"], ["beta_schedule", "cosine"] },
         { "scheduler option without =", ["generate", "--prompt", "a", "--scheduler-option", "use_karras_sigmas"], ["--scheduler-option", "key=value"] },
         { "bad provider", ["generate", "--prompt", "a", "--provider", "tpu"], ["--provider", "tpu"] },
-        { "missing model folder", ["generate", "--prompt", "a", "--model", "no-such-model"], ["--model", "no-such-model"] },
+        { "missing model folder", ["generate", "--prompt", "a", "--model", "no/such/model"], ["--model", "no/such/model", "not a Hub repo id"] },
         { "unknown command", ["paint", "--prompt", "a"], ["paint"] },
     };
 
@@ -163,7 +163,16 @@ public sealed class CliErrorTests(ITestOutputHelper output) : IDisposable
             "--quiet", "--model", TestPaths.TinyModel, "--output", "out.png", "--save-npy", "out.npy", "--save-latents", "lat.npy"]);
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal(["lat.npy", "out.npy", "out_0.png", "out_1.png"], Directory.EnumerateFileSystemEntries(_work).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Equal(["seed: 3"], result.ErrorLines.Where(l => !l.StartsWith("warning: ", StringComparison.Ordinal)));
+        Assert.Equal(string.Empty, result.Stderr); // --quiet: nothing on stderr unless there is an error
+    }
+
+    [Fact]
+    public void Without_quiet_the_seed_is_reported_on_stderr()
+    {
+        CliResult result = RunGenerate(["generate", "--prompt", "a", "--steps", "1", "--width", "32", "--height", "32", "--seed", "3",
+            "--model", TestPaths.TinyModel, "--output", "out.png"]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("seed: 3", result.ErrorLines);
     }
 
     public void Dispose()

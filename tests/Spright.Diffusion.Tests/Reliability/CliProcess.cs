@@ -36,6 +36,9 @@ internal static class CliProcess
             info.ArgumentList.Add(a);
         }
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // No test reaches the network: a repo id the tests pass resolves offline, against an empty cache of their own.
+        info.Environment["HF_HUB_OFFLINE"] = "1";
+        info.Environment["HF_HUB_CACHE"] = Path.Combine(Path.GetTempPath(), "spright-tests-empty-hub-cache");
         return Process.Start(info) ?? throw new InvalidOperationException("could not start spright");
     }
 
