@@ -49,6 +49,7 @@ internal sealed class CompelPromptParser
             nonFloatNumber,
             new PpCharsNotIn(PythonWhitespace + SyntacticChars, 1)), 1))
             .WithAction((_, _, t) => PpActionResult.Of(t.Select(x => (object)CompelFragment.Create((string)x)).ToList()));
+        nonSyntaxWord.Memoize = true;
 
         PpElement freeWord = new PpCharsNotIn(PythonWhitespace)
             .WithAction((_, _, t) => PpActionResult.One(CompelFragment.Create((string)t[0])));
@@ -436,26 +437,87 @@ internal sealed class CompelPromptParser
         return results;
     }
 
+    /// <summary>
+    /// fuse_fragments: runs of fragments of equal weight joined with spaces. compel re-creates the joined Fragment at
+    /// every merge, which applies Fragment's unescaping to the text so far once more each time (each application
+    /// drops one backslash of every run of backslashes before <c>(</c>, <c>)</c> or <c>"</c>); that is computed here
+    /// per part instead of on the growing text, so fusing is linear.
+    /// </summary>
     private static List<object> FuseFragments(IReadOnlyList<object> items)
     {
         var fused = new List<object>();
+        var run = new List<CompelFragment>();
+
+        void Flush()
+        {
+            if (run.Count == 1)
+            {
+                fused.Add(run[0]);
+            }
+            else if (run.Count > 1)
+            {
+                var text = new StringBuilder();
+                int k = run.Count;
+                for (int i = 0; i < k; i++)
+                {
+                    if (i > 0)
+                    {
+                        text.Append(' ');
+                    }
+                    text.Append(Unescape(run[i].Text, i == 0 ? k - 1 : k - i));
+                }
+                fused.Add(new CompelFragment(text.ToString(), run[0].Weight));
+            }
+            run.Clear();
+        }
+
         foreach (object x in items)
         {
             if (x is CompelSwap swap)
             {
+                Flush();
                 fused.Add(new CompelSwap(FuseFragments(swap.Original), FuseFragments(swap.Edited)));
                 continue;
             }
             var fragment = (CompelFragment)x;
-            if (fused.Count > 0 && fused[^1] is CompelFragment last && last.Weight == fragment.Weight)
+            if (run.Count > 0 && run[^1].Weight != fragment.Weight)
             {
-                fused[^1] = CompelFragment.Create(last.Text + " " + fragment.Text, last.Weight);
+                Flush();
             }
-            else
-            {
-                fused.Add(fragment);
-            }
+            run.Add(fragment);
         }
+        Flush();
         return fused;
+    }
+
+    /// <summary>Fragment.__init__'s three replaces applied <paramref name="times"/> times.</summary>
+    private static string Unescape(string text, int times)
+    {
+        if (times <= 0 || !text.Contains('\\', StringComparison.Ordinal))
+        {
+            return text;
+        }
+        var sb = new StringBuilder(text.Length);
+        int i = 0;
+        while (i < text.Length)
+        {
+            if (text[i] != '\\')
+            {
+                sb.Append(text[i++]);
+                continue;
+            }
+            int start = i;
+            while (i < text.Length && text[i] == '\\')
+            {
+                i++;
+            }
+            int length = i - start;
+            if (i < text.Length && text[i] is '(' or ')' or '"')
+            {
+                length -= Math.Min(times, length);
+            }
+            sb.Append('\\', length);
+        }
+        return sb.ToString();
     }
 }

@@ -32,7 +32,7 @@ internal sealed class PpState(string text)
 
     public string Text { get; } = text;
 
-    public Dictionary<(PpElement, int), (bool Ok, int End, List<object> Tokens)> Memo { get; } = [];
+    public Dictionary<(PpElement, int, bool), (bool Ok, int End, List<object> Tokens)> Memo { get; } = [];
 
     public int Depth { get; set; }
 
@@ -70,6 +70,12 @@ internal abstract class PpElement
 {
     public const string DefaultWhiteChars = " \n\t\r";
 
+    /// <summary>The shared empty token list (token lists are never changed once returned).</summary>
+    protected static readonly List<object> NoTokens = [];
+
+    /// <summary>Whether results are memoised per position (packrat parsing for this element).</summary>
+    public bool Memoize { get; set; }
+
     public bool SkipWhitespace { get; set; } = true;
 
     public string WhiteChars { get; set; } = DefaultWhiteChars;
@@ -97,6 +103,23 @@ internal abstract class PpElement
     }
 
     public bool Parse(PpState state, int loc, bool doActions, bool callPreParse, out int end, out List<object> tokens)
+    {
+        if (!Memoize || !doActions)
+        {
+            return ParseUncached(state, loc, doActions, callPreParse, out end, out tokens);
+        }
+        if (state.Memo.TryGetValue((this, loc, callPreParse), out (bool Ok, int End, List<object> Tokens) memo))
+        {
+            end = memo.End;
+            tokens = memo.Tokens;
+            return memo.Ok;
+        }
+        bool ok = ParseUncached(state, loc, doActions, callPreParse, out end, out tokens);
+        state.Memo[(this, loc, callPreParse)] = (ok, end, tokens);
+        return ok;
+    }
+
+    private bool ParseUncached(PpState state, int loc, bool doActions, bool callPreParse, out int end, out List<object> tokens)
     {
         int start = callPreParse && CallPreparse ? PreParse(state.Text, loc) : loc;
         if (!ParseImpl(state, start, doActions, out end, out tokens))
@@ -138,7 +161,7 @@ internal abstract class PpElement
     protected static bool Fail(out int end, out List<object> tokens)
     {
         end = 0;
-        tokens = [];
+        tokens = NoTokens;
         return false;
     }
 
@@ -275,7 +298,7 @@ internal sealed class PpStringEnd : PpElement
         {
             return Fail(out end, out tokens);
         }
-        return Match(loc == state.Text.Length ? loc + 1 : loc, [], out end, out tokens);
+        return Match(loc == state.Text.Length ? loc + 1 : loc, NoTokens, out end, out tokens);
     }
 }
 
@@ -452,7 +475,7 @@ internal sealed class PpNotAny : PpEnhance
     }
 
     protected override bool ParseImpl(PpState state, int loc, bool doActions, out int end, out List<object> tokens) =>
-        Inner!.CanParseNext(state, loc) ? Fail(out end, out tokens) : Match(loc, [], out end, out tokens);
+        Inner!.CanParseNext(state, loc) ? Fail(out end, out tokens) : Match(loc, NoTokens, out end, out tokens);
 }
 
 internal sealed class PpRepeat(PpElement inner, int min) : PpEnhance(inner)
@@ -479,7 +502,7 @@ internal sealed class PpRepeat(PpElement inner, int min) : PpEnhance(inner)
 internal sealed class PpOptional(PpElement inner) : PpEnhance(inner)
 {
     protected override bool ParseImpl(PpState state, int loc, bool doActions, out int end, out List<object> tokens) =>
-        Inner!.Parse(state, loc, doActions, false, out end, out tokens) || Match(loc, [], out end, out tokens);
+        Inner!.Parse(state, loc, doActions, false, out end, out tokens) || Match(loc, NoTokens, out end, out tokens);
 }
 
 internal sealed class PpGroupOf(PpElement inner) : PpEnhance(inner)
@@ -489,7 +512,7 @@ internal sealed class PpGroupOf(PpElement inner) : PpEnhance(inner)
 
 internal sealed class PpSuppress(PpElement inner) : PpEnhance(inner)
 {
-    protected override List<object> PostParse(List<object> tokens) => [];
+    protected override List<object> PostParse(List<object> tokens) => NoTokens;
 }
 
 /// <summary>Dict: the tokens stay as they are (the names it adds are read by the parse actions themselves).</summary>
@@ -527,35 +550,23 @@ internal sealed class PpForward : PpEnhance
     {
         Inner = inner;
         CopyFlagsFrom(inner);
+        Memoize = true;
     }
 
     protected override bool ParseImpl(PpState state, int loc, bool doActions, out int end, out List<object> tokens)
     {
-        if (!doActions)
-        {
-            return Inner!.Parse(state, loc, doActions, false, out end, out tokens);
-        }
-        if (state.Memo.TryGetValue((this, loc), out (bool Ok, int End, List<object> Tokens) memo))
-        {
-            end = memo.End;
-            tokens = memo.Tokens;
-            return memo.Ok;
-        }
         if (state.Depth >= PpState.MaxDepth || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
         {
             throw new PpAbortException($"the prompt nests parentheses or operators too deeply (at position {state.MapPosition(loc)})", loc);
         }
         state.Depth++;
-        bool ok;
         try
         {
-            ok = Inner!.Parse(state, loc, doActions, false, out end, out tokens);
+            return Inner!.Parse(state, loc, doActions, false, out end, out tokens);
         }
         finally
         {
             state.Depth--;
         }
-        state.Memo[(this, loc)] = (ok, end, tokens);
-        return ok;
     }
 }
