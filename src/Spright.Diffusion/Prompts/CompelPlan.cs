@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Spright.Diffusion.Tokenization;
 
 namespace Spright.Diffusion.Prompts;
@@ -194,11 +195,12 @@ internal sealed class CompelPlan
             fragments = [string.Empty];
             weights = [1.0];
         }
-        (List<int> ids, List<float> tokenWeights, List<int> mask) = ChunkAndPad(fragments, weights);
+        List<List<int>> fragmentIds = fragments.Select(FragmentIds).ToList();
+        (List<int> ids, List<float> tokenWeights, List<int> mask) = ChunkAndPad(fragmentIds, weights);
         Node baseEmbedding = Weighted(ids, tokenWeights, mask);
         var embeddings = new List<Node> { baseEmbedding };
         var lerpWeights = new List<float> { 1f };
-        List<(int? Start, int? End)> ranges = TokenRanges(ids, fragments, paramName);
+        List<(int? Start, int? End)> ranges = TokenRanges(ids, fragmentIds, fragments, paramName);
         for (int index = 0; index < ranges.Count; index++)
         {
             double fragmentWeight = weights[index];
@@ -291,11 +293,16 @@ internal sealed class CompelPlan
             fragments = [string.Empty];
             weights = [1.0];
         }
+        return ChunkAndPad(fragments.Select(FragmentIds).ToList(), weights);
+    }
+
+    private (List<int> Ids, List<float> Weights, List<int> Mask) ChunkAndPad(List<List<int>> fragmentIds, List<double> weights)
+    {
         var remainingIds = new List<int>();
         var remainingWeights = new List<float>();
-        for (int f = 0; f < fragments.Count; f++)
+        for (int f = 0; f < fragmentIds.Count; f++)
         {
-            List<int> ids = FragmentIds(fragments[f]);
+            List<int> ids = fragmentIds[f];
             remainingIds.AddRange(ids);
             remainingWeights.AddRange(Enumerable.Repeat((float)weights[f], ids.Count));
         }
@@ -366,13 +373,13 @@ internal sealed class CompelPlan
     }
 
     /// <summary>_get_token_ranges_for_fragments.</summary>
-    private List<(int? Start, int? End)> TokenRanges(List<int> chunked, List<string> fragments, string paramName)
+    private List<(int? Start, int? End)> TokenRanges(List<int> chunked, List<List<int>> perFragmentIds, List<string> fragments, string paramName)
     {
         var result = new List<(int?, int?)>();
         int fragmentStart = 0;
         for (int fragmentIndex = 0; fragmentIndex < fragments.Count; fragmentIndex++)
         {
-            List<int> fragmentIds = FragmentIds(fragments[fragmentIndex]);
+            List<int> fragmentIds = perFragmentIds[fragmentIndex];
             if (fragmentIds.Count == 0)
             {
                 result.Add((null, null));
@@ -477,13 +484,12 @@ internal sealed class CompelPlan
                     {
                         continue;
                     }
+                    // empty + (z − empty)·w, each operation rounded to float32 as torch does.
                     Span<float> d = destination.Slice(p * hidden, hidden);
                     ReadOnlySpan<float> e = empty.Slice(p * hidden, hidden);
-                    for (int h = 0; h < hidden; h++)
-                    {
-                        float delta = d[h] - e[h];
-                        d[h] = e[h] + (delta * w);
-                    }
+                    TensorPrimitives.Subtract(d, e, d);
+                    TensorPrimitives.Multiply(d, w, d);
+                    TensorPrimitives.Add(d, e, d);
                 }
                 return;
             }
@@ -499,15 +505,16 @@ internal sealed class CompelPlan
             }
             case WeightedSumNode sum:
             {
-                destination.Clear();
-                var buffer = new float[destination.Length];
-                for (int k = 0; k < sum.Parts.Count; k++)
+                Evaluate(sum.Parts[0], destination);
+                TensorPrimitives.Multiply(destination, sum.Weights[0], destination);
+                if (sum.Parts.Count > 1)
                 {
-                    Evaluate(sum.Parts[k], buffer);
-                    float w = sum.Weights[k];
-                    for (int i = 0; i < buffer.Length; i++)
+                    var buffer = new float[destination.Length];
+                    for (int k = 1; k < sum.Parts.Count; k++)
                     {
-                        destination[i] += buffer[i] * w;
+                        Evaluate(sum.Parts[k], buffer);
+                        TensorPrimitives.Multiply(buffer, sum.Weights[k], buffer);
+                        TensorPrimitives.Add(destination, buffer, destination);
                     }
                 }
                 return;
@@ -517,10 +524,9 @@ internal sealed class CompelPlan
                 Evaluate(lerp.Inner, destination);
                 var empty = new float[destination.Length];
                 Evaluate(lerp.Empty, empty);
-                for (int i = 0; i < empty.Length; i++)
-                {
-                    destination[i] = empty[i] + ((destination[i] - empty[i]) * lerp.Weight);
-                }
+                TensorPrimitives.Subtract(destination, empty, destination);
+                TensorPrimitives.Multiply(destination, lerp.Weight, destination);
+                TensorPrimitives.Add(destination, empty, destination);
                 return;
             }
             default:

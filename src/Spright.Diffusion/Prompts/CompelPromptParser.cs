@@ -32,22 +32,15 @@ internal sealed class CompelPromptParser
         PpElement comma = Comma();
         PpElement equals = new PpSuppress(new PpLiteral("="));
 
-        PpElement escaped = new PpMatchFirst(
-            new PpLiteral("\\("), new PpLiteral("\\)"), new PpLiteral("\\\""), new PpLiteral("\\,"),
-            new PpLiteral("\\."), new PpLiteral("\\+"), new PpLiteral("\\-"), new PpLiteral("\\="));
-
         PpElement IntegerAsFloat() =>
             new PpCombine(new PpAnd(new PpOptional(new PpLiteral("-")), new PpWord(Digits)))
                 .WithAction((_, _, t) => PpActionResult.One(ParseFloatOrAbort((string)t[0], 0)));
         PpElement number = new PpMatchFirst(new PpReal(), IntegerAsFloat());
-        PpElement nonFloatNumber = new PpCombine(new PpAnd(new PpOptional(new PpLiteral("-")), new PpWord(Digits)));
         PpElement keyword = new PpWord(KeywordChars);
 
-        PpElement nonSyntaxWord = new PpCombine(new PpRepeat(new PpMatchFirst(
-            escaped,
-            new PpAnd(new PpWord("-+", 1), new PpNotAny(new PpMatchFirst(new PpWhite(), new PpWord(SyntacticChars, 1), new PpStringEnd()))),
-            nonFloatNumber,
-            new PpCharsNotIn(PythonWhitespace + SyntacticChars, 1)), 1))
+        // non_syntax_word = Combine(OneOrMore(escaped symbol | +/- not followed by space, syntax or end | digits |
+        // one character that is neither whitespace nor syntax)): scanned directly (PpNonSyntaxWord), same text.
+        PpElement nonSyntaxWord = new PpNonSyntaxWord(PythonWhitespace, SyntacticChars)
             .WithAction((_, _, t) => PpActionResult.Of(t.Select(x => (object)CompelFragment.Create((string)x)).ToList()));
         nonSyntaxWord.Memoize = true;
 
@@ -67,9 +60,11 @@ internal sealed class CompelPromptParser
         _fragmentIncludingCommas = fragmentIncludingCommas;
 
         quotedFragment.Set(new PpQuotedString());
+        quotedFragment.FirstChars = "\"";
         quotedFragment.WithAction((s, loc, t) => ParseFragmentString(s, loc, (string)t[0], _fragmentIncludingCommas));
 
         parenthesizedFragment.Set(new PpAnd(lparen, fragmentIncludingCommas, rparen));
+        parenthesizedFragment.FirstChars = "(";
 
         PpElement numberAsOption = new PpMatchFirst(new PpReal(), IntegerAsFloat());
         PpElement option = new PpGroupOf(new PpMatchFirst(
@@ -78,7 +73,7 @@ internal sealed class CompelPromptParser
             keyword));
         PpElement options = new PpDict(new PpOptional(DelimitedList(option)));
 
-        PpElement potentialOperatorTarget = new PpMatchFirst(quotedFragment, parenthesizedFragment, nonSyntaxWord);
+        PpElement potentialOperatorTarget = new PpMatchFirst(quotedFragment, parenthesizedFragment, nonSyntaxWord) { Memoize = true };
 
         PpElement attentionWeightOperator = new PpMatchFirst(new PpWord("+"), new PpWord("-"), number);
         PpElement attentionExplicit = new PpAnd(
@@ -89,6 +84,20 @@ internal sealed class CompelPromptParser
             new PpAnd(new PpGroupOf(nonSyntaxWord), new PpNotAny(new PpWhite()), new PpGroupOf(new PpMatchFirst(new PpWord("+"), new PpWord("-")))))
             .WithAction((s, loc, t) => PpActionResult.One(MakeAttention((PpGroup)t[0], (PpGroup)t[1], plusBase, minusBase)));
         attention.Set(new PpMatchFirst(attentionExplicit, attentionImplicit));
+        // Every reading of attention starts with a potential_operator_target and goes on with ".attend" or (right
+        // after it) a +/- run or a number: checked first, from the memoised target, to skip the grammar's work on
+        // plain words.
+        attention.Guard = (s, start) =>
+        {
+            if (!potentialOperatorTarget.Parse(s, start, true, false, out int e, out _))
+            {
+                return false;
+            }
+            string text = s.Text;
+            return FollowedBy(text, e, ".attend") || (e < text.Length && (text[e] is '+' or '-' or '.' || PythonFloat.DigitLength(text, e) > 0));
+        };
+        crossAttentionSubstitute.Guard = (s, start) =>
+            potentialOperatorTarget.Parse(s, start, true, false, out int e, out _) && FollowedBy(s.Text, e, ".swap");
 
         crossAttentionSubstitute.Set(new PpAnd(
             new PpGroupOf(potentialOperatorTarget), new PpLiteral(".swap"), lparen, new PpGroupOf(fragmentExcludingCommas),
@@ -99,12 +108,14 @@ internal sealed class CompelPromptParser
             new PpMatchFirst(new PpLiteral("useLora"), new PpLiteral("withLora")), lparen, keyword,
             new PpOptional(new PpAnd(comma, number)), rparen));
         loraWeight.WithAction((_, _, t) => PpActionResult.One(new CompelLora((string)t[1])));
+        loraWeight.FirstChars = "uw";
 
         _prompt = new PpRepeat(new PpMatchFirst(
             crossAttentionSubstitute, loraWeight, attention, quotedFragment, parenthesizedFragment, freeWord, new PpSuppress(new PpWhite())), 0);
 
         var quotedPrompt = new PpForward();
         quotedPrompt.Set(new PpQuotedString());
+        quotedPrompt.FirstChars = "\"";
         quotedPrompt.WithAction((s, loc, t) => ParseFragmentString(s, loc, (string)t[0], _prompt));
 
         PpElement Targets() => new PpGroupOf(DelimitedList(new PpGroupOf(new PpMatchFirst(potentialOperatorTarget, quotedPrompt))));
@@ -224,6 +235,16 @@ internal sealed class CompelPromptParser
 
     private static int MapBack(int[] map, int position) =>
         map.Length == 0 ? position : map[Math.Clamp(position, 0, map.Length - 1)];
+
+    /// <summary>Whether <paramref name="literal"/> follows <paramref name="loc"/> after the default whitespace.</summary>
+    private static bool FollowedBy(string text, int loc, string literal)
+    {
+        while (loc < text.Length && text[loc] is ' ' or '\n' or '\t' or '\r')
+        {
+            loc++;
+        }
+        return text.AsSpan(Math.Min(loc, text.Length)).StartsWith(literal, StringComparison.Ordinal);
+    }
 
     private static PpAnd DelimitedList(PpElement element) =>
         new PpAnd(element, new PpRepeat(new PpAnd(new PpSuppress(new PpLiteral(",")), element), 0));

@@ -12,8 +12,8 @@ internal sealed class EncoderBatch
     private readonly int _rowLength;
     private readonly List<int[]> _ids = [];
     private readonly List<int[]?> _masks = [];
-    private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
-    private float[]? _states;
+    private readonly Dictionary<RowKey, int> _index = [];
+    private Tensor<float>? _states;
 
     public EncoderBatch(int rowLength)
     {
@@ -37,7 +37,7 @@ internal sealed class EncoderBatch
         {
             mask = null;
         }
-        string key = string.Join(',', ids) + (mask is null ? string.Empty : "|" + string.Join(',', mask));
+        var key = new RowKey(ids, mask);
         if (_index.TryGetValue(key, out int found))
         {
             return found;
@@ -95,7 +95,8 @@ internal sealed class EncoderBatch
                 $"The text encoder returned [{string.Join(", ", lengths.ToArray())}] for {rows} rows of {_rowLength} tokens.");
         }
         HiddenSize = (int)lengths[2];
-        _states = output.IsDense ? output.AsSpan().ToArray() : output.CloneDense().AsSpan().ToArray();
+        // The rows are only read (every result is a new array), so a dense output is used as it is.
+        _states = output.IsDense ? output : output.CloneDense();
     }
 
     /// <summary>The states of one row, [rowLength × hidden].</summary>
@@ -106,6 +107,36 @@ internal sealed class EncoderBatch
             throw new InvalidOperationException("The batch has not run.");
         }
         int size = _rowLength * HiddenSize;
-        return _states.AsSpan(index * size, size);
+        return _states.AsSpan().Slice(index * size, size);
+    }
+
+    /// <summary>A row's ids and mask compared by content.</summary>
+    private sealed class RowKey(int[] ids, int[]? mask) : IEquatable<RowKey>
+    {
+        private readonly int _hash = Hash(ids, mask);
+
+        public bool Equals(RowKey? other) =>
+            other is not null && other._hash == _hash && ids.AsSpan().SequenceEqual(other.Ids) &&
+            (mask is null ? other.Mask is null : other.Mask is not null && mask.AsSpan().SequenceEqual(other.Mask));
+
+        public override bool Equals(object? obj) => Equals(obj as RowKey);
+
+        public override int GetHashCode() => _hash;
+
+        private int[] Ids => ids;
+
+        private int[]? Mask => mask;
+
+        private static int Hash(int[] ids, int[]? mask)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ids.AsSpan()));
+            if (mask is not null)
+            {
+                hash.Add(1);
+                hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(mask.AsSpan()));
+            }
+            return hash.ToHashCode();
+        }
     }
 }

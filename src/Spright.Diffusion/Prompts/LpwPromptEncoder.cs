@@ -156,12 +156,13 @@ public sealed class LpwPromptEncoder : IPromptEncoder
         return TensorShapes.Wrap(data, 1, tokenCount, hidden);
     }
 
+    /// <summary>The float32 mean (torch's <c>mean</c> is a cascaded sum): SIMD sums of 1024-element blocks added in double.</summary>
     private static float Mean(ReadOnlySpan<float> values)
     {
         double sum = 0;
-        foreach (float v in values)
+        for (int start = 0; start < values.Length; start += 1024)
         {
-            sum += v;
+            sum += TensorPrimitives.Sum(values.Slice(start, Math.Min(1024, values.Length - start)));
         }
         return (float)(sum / values.Length);
     }

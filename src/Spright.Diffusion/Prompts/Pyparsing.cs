@@ -32,7 +32,7 @@ internal sealed class PpState(string text)
 
     public string Text { get; } = text;
 
-    public Dictionary<(PpElement, int, bool), (bool Ok, int End, List<object> Tokens)> Memo { get; } = [];
+    public Dictionary<(PpElement, int), (bool Ok, int End, List<object> Tokens)> Memo { get; } = [];
 
     public int Depth { get; set; }
 
@@ -76,6 +76,12 @@ internal abstract class PpElement
     /// <summary>Whether results are memoised per position (packrat parsing for this element).</summary>
     public bool Memoize { get; set; }
 
+    /// <summary>When set, the characters a match can start with (a shortcut that changes no result).</summary>
+    public string? FirstChars { get; set; }
+
+    /// <summary>When set, a condition every match at a position meets (a shortcut that changes no result).</summary>
+    public Func<PpState, int, bool>? Guard { get; set; }
+
     public bool SkipWhitespace { get; set; } = true;
 
     public string WhiteChars { get; set; } = DefaultWhiteChars;
@@ -92,36 +98,53 @@ internal abstract class PpElement
 
     public int PreParse(string text, int loc)
     {
-        if (SkipWhitespace)
+        if (!SkipWhitespace)
         {
-            while (loc < text.Length && WhiteChars.Contains(text[loc], StringComparison.Ordinal))
+            return loc;
+        }
+        if (ReferenceEquals(WhiteChars, DefaultWhiteChars))
+        {
+            while (loc < text.Length && text[loc] is ' ' or '\n' or '\t' or '\r')
             {
                 loc++;
             }
+            return loc;
+        }
+        while (loc < text.Length && WhiteChars.Contains(text[loc], StringComparison.Ordinal))
+        {
+            loc++;
         }
         return loc;
     }
 
     public bool Parse(PpState state, int loc, bool doActions, bool callPreParse, out int end, out List<object> tokens)
     {
+        int start = callPreParse && CallPreparse ? PreParse(state.Text, loc) : loc;
+        if (FirstChars is not null && (start >= state.Text.Length || !FirstChars.Contains(state.Text[start], StringComparison.Ordinal)))
+        {
+            return Fail(out end, out tokens);
+        }
+        if (Guard is not null && doActions && !Guard(state, start))
+        {
+            return Fail(out end, out tokens);
+        }
         if (!Memoize || !doActions)
         {
-            return ParseUncached(state, loc, doActions, callPreParse, out end, out tokens);
+            return ParseAt(state, start, doActions, out end, out tokens);
         }
-        if (state.Memo.TryGetValue((this, loc, callPreParse), out (bool Ok, int End, List<object> Tokens) memo))
+        if (state.Memo.TryGetValue((this, start), out (bool Ok, int End, List<object> Tokens) memo))
         {
             end = memo.End;
             tokens = memo.Tokens;
             return memo.Ok;
         }
-        bool ok = ParseUncached(state, loc, doActions, callPreParse, out end, out tokens);
-        state.Memo[(this, loc, callPreParse)] = (ok, end, tokens);
+        bool ok = ParseAt(state, start, doActions, out end, out tokens);
+        state.Memo[(this, start)] = (ok, end, tokens);
         return ok;
     }
 
-    private bool ParseUncached(PpState state, int loc, bool doActions, bool callPreParse, out int end, out List<object> tokens)
+    private bool ParseAt(PpState state, int start, bool doActions, out int end, out List<object> tokens)
     {
-        int start = callPreParse && CallPreparse ? PreParse(state.Text, loc) : loc;
         if (!ParseImpl(state, start, doActions, out end, out tokens))
         {
             if (start > state.FurthestFailure)
@@ -284,6 +307,48 @@ internal sealed class PpWhite : PpElement
         int i = loc;
         while (i < text.Length && Matched.Contains(text[i], StringComparison.Ordinal))
         {
+            i++;
+        }
+        return i > loc ? Match(i, [text[loc..i]], out end, out tokens) : Fail(out end, out tokens);
+    }
+}
+
+/// <summary>
+/// compel's <c>non_syntax_word</c>, <c>Combine(OneOrMore(MatchFirst([Or(escaped symbols), one_of('-','+') +
+/// NotAny(White() | Char(syntax) | StringEnd()), Combine(Optional('-') + Word(nums)), CharsNotIn(whitespace + syntax,
+/// exact=1)])))</c>, as one scan: the combined text is exactly the characters those alternatives consume. Inside the
+/// Combine nothing skips whitespace; the element itself skips the default whitespace like a Combine.
+/// </summary>
+internal sealed class PpNonSyntaxWord(string whitespace, string syntax) : PpElement
+{
+    private const string EscapedSymbols = "()\",.+-=";
+    private const string WhiteMatched = " \t\r\n";
+
+    protected override bool ParseImpl(PpState state, int loc, bool doActions, out int end, out List<object> tokens)
+    {
+        string text = state.Text;
+        int i = loc;
+        while (i < text.Length)
+        {
+            char c = text[i];
+            if (c == '\\' && i + 1 < text.Length && EscapedSymbols.Contains(text[i + 1], StringComparison.Ordinal))
+            {
+                i += 2;
+                continue;
+            }
+            if (c is '-' or '+')
+            {
+                if (i + 1 >= text.Length || WhiteMatched.Contains(text[i + 1], StringComparison.Ordinal) || syntax.Contains(text[i + 1], StringComparison.Ordinal))
+                {
+                    break;
+                }
+                i++;
+                continue;
+            }
+            if (whitespace.Contains(c, StringComparison.Ordinal) || syntax.Contains(c, StringComparison.Ordinal))
+            {
+                break;
+            }
             i++;
         }
         return i > loc ? Match(i, [text[loc..i]], out end, out tokens) : Fail(out end, out tokens);
