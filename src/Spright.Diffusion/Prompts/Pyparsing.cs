@@ -32,7 +32,7 @@ internal sealed class PpState(string text)
 
     public string Text { get; } = text;
 
-    public Dictionary<(PpElement, int), (bool Ok, int End, List<object> Tokens)> Memo { get; } = [];
+    public Dictionary<long, (bool Ok, int End, List<object> Tokens)> Memo { get; } = [];
 
     public int Depth { get; set; }
 
@@ -73,8 +73,20 @@ internal abstract class PpElement
     /// <summary>The shared empty token list (token lists are never changed once returned).</summary>
     protected static readonly List<object> NoTokens = [];
 
+    private static int s_memoIds;
+    private bool _memoize;
+    private long _memoId;
+
     /// <summary>Whether results are memoised per position (packrat parsing for this element).</summary>
-    public bool Memoize { get; set; }
+    public bool Memoize
+    {
+        get => _memoize;
+        set
+        {
+            _memoize = value;
+            _memoId = (long)Interlocked.Increment(ref s_memoIds) << 32;
+        }
+    }
 
     /// <summary>When set, the characters a match can start with (a shortcut that changes no result).</summary>
     public string? FirstChars { get; set; }
@@ -132,14 +144,14 @@ internal abstract class PpElement
         {
             return ParseAt(state, start, doActions, out end, out tokens);
         }
-        if (state.Memo.TryGetValue((this, start), out (bool Ok, int End, List<object> Tokens) memo))
+        if (state.Memo.TryGetValue(_memoId | (uint)start, out (bool Ok, int End, List<object> Tokens) memo))
         {
             end = memo.End;
             tokens = memo.Tokens;
             return memo.Ok;
         }
         bool ok = ParseAt(state, start, doActions, out end, out tokens);
-        state.Memo[(this, start)] = (ok, end, tokens);
+        state.Memo[_memoId | (uint)start] = (ok, end, tokens);
         return ok;
     }
 
@@ -175,6 +187,10 @@ internal abstract class PpElement
     public virtual PpElement Copy()
     {
         var copy = (PpElement)MemberwiseClone();
+        if (copy._memoize)
+        {
+            copy.Memoize = true; // its own memo entries
+        }
         return copy;
     }
 
