@@ -15,7 +15,7 @@ namespace Spright.Diffusion.OnnxRuntime.Components;
 /// or float16 <c>last_hidden_state</c>; an <c>attention_mask</c> input, when the export has one, is fed all ones
 /// (SD 2.x does not mask padding).
 /// </summary>
-internal sealed class OnnxTextEncoder : OnnxComponent, ITextEncoder
+internal sealed partial class OnnxTextEncoder : OnnxComponent, ITextEncoder, Prompts.IAttentionMaskTextEncoder
 {
     private static readonly TensorElementType[] IdTypes = [TensorElementType.Int64, TensorElementType.Int32];
     private static readonly TensorElementType[] FloatTypes = [TensorElementType.Float, TensorElementType.Float16];

@@ -6,7 +6,7 @@ namespace Spright.Diffusion.OnnxRuntime.Sessions;
 
 /// <summary>Creates ONNX Runtime sessions for model components: options, provider, the optimized-graph cache, and load
 /// errors turned into <see cref="ModelLoadException"/>s naming the file.</summary>
-internal static class SessionFactory
+internal static partial class SessionFactory
 {
     /// <summary>Creates a session for the graph at <paramref name="modelPath"/>.</summary>
     public static InferenceSession Create(string modelPath, string componentName, OnnxRuntimeSettings settings, ILogger? logger = null) =>

@@ -241,6 +241,10 @@ public sealed class ClipTokenizer : IPromptTokenizer
         return _cleanUpTokenizationSpaces ? CleanUpTokenization(result) : result;
     }
 
+    /// <inheritdoc/>
+    public string? IdToToken(int id) =>
+        _addedById.TryGetValue(id, out AddedToken? added) ? added.Content : _vocabById.GetValueOrDefault(id);
+
     private void Run(string text, List<string>? tokens, List<int>? ids)
     {
         foreach (string piece in _addedTokens.Split(text))

@@ -6,6 +6,15 @@ public interface IPromptTokenizer
     /// <summary>The sequence length the text encoder takes (<c>model_max_length</c>, 77 for CLIP).</summary>
     int ModelMaxLength { get; }
 
+    /// <summary>The id of the start token (transformers' <c>bos_token_id</c>).</summary>
+    int BosTokenId { get; }
+
+    /// <summary>The id of the end token (transformers' <c>eos_token_id</c>).</summary>
+    int EosTokenId { get; }
+
+    /// <summary>The id rows are padded with (transformers' <c>pad_token_id</c>).</summary>
+    int PadTokenId { get; }
+
     /// <summary>
     /// The ids the text encoder gets for one prompt: start token, content, end token, truncated to
     /// <see cref="ModelMaxLength"/> (the end token stays last) and right-padded with the pad id.
@@ -32,4 +41,10 @@ public interface IPromptTokenizer
     /// <param name="skipSpecialTokens">Whether start, end, pad and other special tokens are left out.</param>
     /// <returns>The text.</returns>
     string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = true);
+
+    /// <summary>The token string of one id, like transformers' <c>convert_ids_to_tokens</c> (byte-level BPE
+    /// strings such as <c>"cat&lt;/w&gt;"</c>; added tokens as their text).</summary>
+    /// <param name="id">The id.</param>
+    /// <returns>The token, or <see langword="null"/> when the id is unknown.</returns>
+    string? IdToToken(int id);
 }

@@ -1,0 +1,536 @@
+using System.Numerics.Tensors;
+using Spright.Diffusion.Tokenization;
+
+namespace Spright.Diffusion.Prompts;
+
+/// <summary>
+/// compel 2.2.1's conditioning for parsed prompts (compel.py: <c>build_conditioning_tensor_for_conjunction</c>,
+/// <c>_get_conditioning_for_blend</c>, <c>_get_conditioning_for_cross_attention_control</c>,
+/// <c>pad_conditioning_tensors_to_same_length</c>; embeddings_provider.py:
+/// <c>get_embeddings_for_weighted_prompt_fragments</c>, <c>get_token_ids</c>, <c>_chunk_and_pad_token_ids</c>,
+/// <c>_find_next_best_split_point</c>, <c>build_weighted_embedding_tensor</c>, <c>_get_token_ranges_for_fragments</c>)
+/// in two steps: the token work first, which collects every text-encoder row (into one <see cref="EncoderBatch"/>),
+/// then the float32 arithmetic on the encoded rows.
+/// </summary>
+internal sealed class CompelPlan
+{
+    private readonly IPromptTokenizer _tokenizer;
+    private readonly bool _truncate;
+    private readonly int _chunk;
+    private int _emptyRow = -1;
+
+    public CompelPlan(IPromptTokenizer tokenizer, bool truncate)
+    {
+        _tokenizer = tokenizer;
+        _truncate = truncate;
+        _chunk = tokenizer.ModelMaxLength;
+        Batch = new EncoderBatch(_chunk);
+    }
+
+    public EncoderBatch Batch { get; }
+
+    /// <summary>A conditioning tensor to compute, [Tokens × hidden].</summary>
+    internal abstract class Node(int tokens)
+    {
+        public int Tokens { get; } = tokens;
+    }
+
+    /// <summary>One text-encoder chunk with per-token weights (build_weighted_embedding_tensor's loop body).</summary>
+    private sealed class ChunkNode(int row, float[] weights) : Node(weights.Length)
+    {
+        public int Row { get; } = row;
+
+        public float[] Weights { get; } = weights;
+
+        public bool AllOne { get; } = Array.TrueForAll(weights, w => w == 1f);
+    }
+
+    private sealed class ConcatNode(IReadOnlyList<Node> parts) : Node(parts.Sum(p => p.Tokens))
+    {
+        public IReadOnlyList<Node> Parts { get; } = parts;
+    }
+
+    /// <summary>Σ parts[k]·weights[k] (apply_embedding_weights; the weights already normalised when asked).</summary>
+    private sealed class WeightedSumNode(IReadOnlyList<Node> parts, float[] weights) : Node(parts[0].Tokens)
+    {
+        public IReadOnlyList<Node> Parts { get; } = parts;
+
+        public float[] Weights { get; } = weights;
+    }
+
+    /// <summary>empty + (inner − empty)·weight with the empty-prompt conditioning padded to the inner's length.</summary>
+    private sealed class LerpFromEmptyNode(Node inner, Node empty, float weight) : Node(inner.Tokens)
+    {
+        public Node Inner { get; } = inner;
+
+        public Node Empty { get; } = empty;
+
+        public float Weight { get; } = weight;
+    }
+
+    /// <summary>The conditioning of a whole prompt (build_conditioning_tensor).</summary>
+    public Node Conditioning(CompelConjunction conjunction, string paramName)
+    {
+        if (conjunction.Prompts.Count == 0)
+        {
+            throw new ArgumentException("compel cannot use the prompt: it has no text to encode (only LoRA terms or empty parentheses).", paramName);
+        }
+        var parts = new List<Node>();
+        for (int i = 0; i < conjunction.Prompts.Count; i++)
+        {
+            Node part = conjunction.Prompts[i] switch
+            {
+                CompelBlend blend => Blend(blend, paramName),
+                CompelFlattenedPrompt flattened when flattened.WantsCrossAttentionControl => CrossAttentionOriginal(flattened, paramName),
+                CompelFlattenedPrompt flattened => FlattenedPrompt(flattened, paramName),
+                _ => throw new InvalidOperationException("unexpected prompt part"),
+            };
+            double weight = conjunction.Weights[i];
+            if (weight != 1)
+            {
+                Node empty = PadTo(EmptyString(), part.Tokens);
+                part = new LerpFromEmptyNode(part, empty, (float)weight);
+            }
+            parts.Add(part);
+        }
+        return parts.Count == 1 ? parts[0] : new ConcatNode(parts);
+    }
+
+    /// <summary>Pads with empty-prompt chunks (_pad_conditioning_tensors_to_same_length).</summary>
+    public Node PadTo(Node node, int tokens)
+    {
+        if (node.Tokens >= tokens)
+        {
+            return node;
+        }
+        var parts = new List<Node> { node };
+        int have = node.Tokens;
+        while (have < tokens)
+        {
+            parts.Add(EmptyString());
+            have += _chunk;
+        }
+        return new ConcatNode(parts);
+    }
+
+    private ChunkNode EmptyString()
+    {
+        if (_emptyRow < 0)
+        {
+            _emptyRow = Batch.Add(EmptyIds(), null);
+        }
+        return new ChunkNode(_emptyRow, Ones(_chunk));
+    }
+
+    private int[] EmptyIds()
+    {
+        var ids = new int[_chunk];
+        Array.Fill(ids, _tokenizer.PadTokenId);
+        ids[0] = _tokenizer.BosTokenId;
+        ids[1] = _tokenizer.EosTokenId;
+        return ids;
+    }
+
+    private WeightedSumNode Blend(CompelBlend blend, string paramName)
+    {
+        var parts = blend.Prompts.Select(p => FlattenedPrompt((CompelFlattenedPrompt)p, paramName)).ToList();
+        int longest = parts.Max(p => p.Tokens);
+        if (parts.Exists(p => p.Tokens != longest))
+        {
+            parts = parts.Select(p => PadTo(p, longest)).ToList();
+        }
+        float[] weights = blend.Weights.Select(w => (float)w).ToArray();
+        if (blend.Normalize)
+        {
+            float sum = 0;
+            foreach (float w in weights)
+            {
+                sum += w;
+            }
+            for (int i = 0; i < weights.Length; i++)
+            {
+                weights[i] /= sum;
+            }
+        }
+        return new WeightedSumNode(parts, weights);
+    }
+
+    private Node CrossAttentionOriginal(CompelFlattenedPrompt prompt, string paramName)
+    {
+        var original = new List<CompelFragment>();
+        var edited = new List<CompelFragment>();
+        foreach (object child in prompt.Children)
+        {
+            if (child is CompelSwap swap)
+            {
+                original.AddRange(AsFragments(swap.Original, paramName));
+                edited.AddRange(AsFragments(swap.Edited, paramName));
+            }
+            else
+            {
+                original.Add((CompelFragment)child);
+                edited.Add((CompelFragment)child);
+            }
+        }
+        Node originalNode = Fragments(original.Select(f => f.Text).ToList(), original.Select(f => f.Weight).ToList(), paramName);
+        int editedTokens = ChunkAndPad(edited.Select(f => f.Text).ToList(), edited.Select(f => f.Weight).ToList()).Ids.Count;
+        return PadTo(originalNode, editedTokens);
+    }
+
+    private static IEnumerable<CompelFragment> AsFragments(IReadOnlyList<object> items, string paramName) =>
+        items.Select(x => x as CompelFragment
+            ?? throw new ArgumentException("compel cannot use the prompt: a .swap() inside another .swap() has no text of its own.", paramName));
+
+    private Node FlattenedPrompt(CompelFlattenedPrompt prompt, string paramName)
+    {
+        var fragments = prompt.Children.Cast<CompelFragment>().ToList();
+        return Fragments(fragments.Select(f => f.Text).ToList(), fragments.Select(f => f.Weight).ToList(), paramName);
+    }
+
+    /// <summary>get_embeddings_for_weighted_prompt_fragments for one prompt.</summary>
+    private Node Fragments(List<string> fragments, List<double> weights, string paramName)
+    {
+        if (fragments.Count == 0)
+        {
+            fragments = [string.Empty];
+            weights = [1.0];
+        }
+        List<List<int>> fragmentIds = fragments.Select(FragmentIds).ToList();
+        (List<int> ids, List<float> tokenWeights, List<int> mask) = ChunkAndPad(fragmentIds, weights);
+        Node baseEmbedding = Weighted(ids, tokenWeights, mask);
+        var embeddings = new List<Node> { baseEmbedding };
+        var lerpWeights = new List<float> { 1f };
+        List<(int? Start, int? End)> ranges = TokenRanges(ids, fragmentIds, fragments, paramName);
+        for (int index = 0; index < ranges.Count; index++)
+        {
+            double fragmentWeight = weights[index];
+            if (fragmentWeight >= 1)
+            {
+                continue;
+            }
+            if (ranges[index].Start is not int start || ranges[index].End is not int end)
+            {
+                throw new ArgumentException(
+                    $"compel cannot use the prompt: the fragment '{fragments[index]}' is weighted below 1 but has no tokens.", paramName);
+            }
+            var without = new List<int>(mask);
+            for (int i = start; i < Math.Min(end + 1, without.Count); i++)
+            {
+                without[i] = 0;
+            }
+            if (!_truncate)
+            {
+                for (int i = 0; i < without.Count; i += _chunk)
+                {
+                    without[i] = 1;
+                }
+                for (int i = _chunk - 1; i < without.Count; i += _chunk)
+                {
+                    without[i] = 1;
+                }
+            }
+            embeddings.Add(Weighted(ids, tokenWeights, without));
+            double clamped = Math.Max(1e-5, fragmentWeight);
+            lerpWeights.Add((float)Math.Tan((1.0 - clamped) * Math.PI / 2));
+        }
+        if (embeddings.Count == 1)
+        {
+            return baseEmbedding;
+        }
+        float sum = 0;
+        foreach (float w in lerpWeights)
+        {
+            sum += w;
+        }
+        return new WeightedSumNode(embeddings, lerpWeights.Select(w => w / sum).ToArray());
+    }
+
+    /// <summary>build_weighted_embedding_tensor: one text-encoder row per chunk.</summary>
+    private ConcatNode Weighted(List<int> ids, List<float> weights, List<int> mask)
+    {
+        if (_emptyRow < 0 && weights.Exists(w => w != 1f))
+        {
+            _emptyRow = Batch.Add(EmptyIds(), null);
+        }
+        var chunks = new List<Node>();
+        for (int start = 0; start < ids.Count; start += _chunk)
+        {
+            int row = Batch.Add(ids.GetRange(start, _chunk).ToArray(), mask.GetRange(start, _chunk).ToArray());
+            chunks.Add(new ChunkNode(row, weights.GetRange(start, _chunk).ToArray()));
+        }
+        return new ConcatNode(chunks);
+    }
+
+    /// <summary>get_token_ids(texts, include_start_and_end_markers=False).</summary>
+    private List<int> FragmentIds(string text)
+    {
+        int[] encoded = _tokenizer.Encode(text);
+        IEnumerable<int> ids = encoded;
+        if (_truncate && encoded.Length > _chunk)
+        {
+            int[] cut = new int[_chunk];
+            Array.Copy(encoded, cut, _chunk - 1);
+            cut[^1] = encoded[^1];
+            ids = cut;
+        }
+        var list = ids.ToList();
+        if (list.Count > 0 && list[0] == _tokenizer.BosTokenId)
+        {
+            list.RemoveAt(0);
+        }
+        while (list.Count > 0 && (list[^1] == _tokenizer.PadTokenId || list[^1] == _tokenizer.EosTokenId))
+        {
+            list.RemoveAt(list.Count - 1);
+        }
+        return list;
+    }
+
+    /// <summary>get_token_ids_and_expand_weights + _chunk_and_pad_token_ids.</summary>
+    internal (List<int> Ids, List<float> Weights, List<int> Mask) ChunkAndPad(List<string> fragments, List<double> weights)
+    {
+        if (fragments.Count == 0)
+        {
+            fragments = [string.Empty];
+            weights = [1.0];
+        }
+        return ChunkAndPad(fragments.Select(FragmentIds).ToList(), weights);
+    }
+
+    private (List<int> Ids, List<float> Weights, List<int> Mask) ChunkAndPad(List<List<int>> fragmentIds, List<double> weights)
+    {
+        var remainingIds = new List<int>();
+        var remainingWeights = new List<float>();
+        for (int f = 0; f < fragmentIds.Count; f++)
+        {
+            List<int> ids = fragmentIds[f];
+            remainingIds.AddRange(ids);
+            remainingWeights.AddRange(Enumerable.Repeat((float)weights[f], ids.Count));
+        }
+        var allIds = new List<int>();
+        var allWeights = new List<float>();
+        var allMasks = new List<int>();
+        int content = _chunk - 2;
+        int offset = 0;
+        while (true)
+        {
+            int left = remainingIds.Count - offset;
+            int split = Math.Min(NextSplitPoint(remainingIds, offset, content), left);
+            allIds.Add(_tokenizer.BosTokenId);
+            allWeights.Add(1f);
+            for (int i = 0; i < split; i++)
+            {
+                allIds.Add(remainingIds[offset + i]);
+                allWeights.Add(remainingWeights[offset + i]);
+            }
+            allIds.Add(_tokenizer.EosTokenId);
+            allWeights.Add(1f);
+            int pad = _chunk - (split + 2);
+            for (int i = 0; i < pad; i++)
+            {
+                allIds.Add(_tokenizer.PadTokenId);
+                allWeights.Add(1f);
+            }
+            offset += split;
+            if (_truncate || offset >= remainingIds.Count)
+            {
+                break;
+            }
+        }
+        allMasks.AddRange(Enumerable.Repeat(1, allIds.Count));
+        return (allIds, allWeights, allMasks);
+    }
+
+    /// <summary>_find_next_best_split_point with SplitLongTextMode.SENTENCES (then PHRASES, WORDS, BRUTAL).</summary>
+    private int NextSplitPoint(List<int> ids, int offset, int maxLength)
+    {
+        int count = ids.Count - offset;
+        if (_truncate || count <= maxLength)
+        {
+            return maxLength;
+        }
+        int Find(Func<string, bool> accept)
+        {
+            for (int index = Math.Min(maxLength, count) - 1; index >= 0; index--)
+            {
+                string? token = _tokenizer.IdToToken(ids[offset + index]);
+                if (token is not null && accept(token))
+                {
+                    return index;
+                }
+            }
+            return -1;
+        }
+        int found = Find(t => t == ".</w>");
+        if (found < 0)
+        {
+            found = Find(t => t is ".</w>" or ",</w>" or ";</w>" or ":</w>");
+        }
+        if (found < 0)
+        {
+            found = Find(t => t.EndsWith("</w>", StringComparison.Ordinal));
+        }
+        return found >= 0 ? found + 1 : maxLength;
+    }
+
+    /// <summary>_get_token_ranges_for_fragments.</summary>
+    private List<(int? Start, int? End)> TokenRanges(List<int> chunked, List<List<int>> perFragmentIds, List<string> fragments, string paramName)
+    {
+        var result = new List<(int?, int?)>();
+        int fragmentStart = 0;
+        for (int fragmentIndex = 0; fragmentIndex < fragments.Count; fragmentIndex++)
+        {
+            List<int> fragmentIds = perFragmentIds[fragmentIndex];
+            if (fragmentIds.Count == 0)
+            {
+                result.Add((null, null));
+                continue;
+            }
+            if (_truncate && fragmentStart >= _chunk - 1)
+            {
+                break;
+            }
+            while (true)
+            {
+                if (fragmentStart >= chunked.Count - 1)
+                {
+                    if (_truncate)
+                    {
+                        fragmentStart = chunked.Count - 1;
+                        break;
+                    }
+                    throw RangeError(fragmentIndex, fragments, "start", paramName);
+                }
+                if (chunked[fragmentStart] == fragmentIds[0])
+                {
+                    break;
+                }
+                fragmentStart++;
+            }
+            int fragmentEnd = fragmentStart;
+            int relative = 0;
+            while (true)
+            {
+                if (fragmentEnd >= chunked.Count - 1)
+                {
+                    if (_truncate)
+                    {
+                        fragmentEnd = chunked.Count - 1;
+                        break;
+                    }
+                    throw RangeError(fragmentIndex, fragments, "end", paramName);
+                }
+                int id = chunked[fragmentEnd];
+                if (id == fragmentIds[relative])
+                {
+                    relative++;
+                    if (relative == fragmentIds.Count)
+                    {
+                        break;
+                    }
+                    fragmentEnd++;
+                }
+                else if (!_truncate && (id == _tokenizer.EosTokenId || id == _tokenizer.PadTokenId || id == _tokenizer.BosTokenId))
+                {
+                    fragmentEnd++;
+                }
+                else
+                {
+                    throw RangeError(fragmentIndex, fragments, "tokens", paramName);
+                }
+            }
+            result.Add((fragmentStart, fragmentEnd));
+            fragmentStart = fragmentEnd + 1;
+        }
+        return result;
+    }
+
+    private static ArgumentException RangeError(int index, List<string> fragments, string what, string paramName) =>
+        new($"compel cannot use the prompt: it cannot find the {what} of the tokens of fragment {index} ('{fragments[index]}').", paramName);
+
+    private static float[] Ones(int n)
+    {
+        var ones = new float[n];
+        Array.Fill(ones, 1f);
+        return ones;
+    }
+
+    /// <summary>Computes a node from the encoded rows: float32 [Tokens × hidden], row-major.</summary>
+    public float[] Evaluate(Node node)
+    {
+        int hidden = Batch.HiddenSize;
+        var result = new float[node.Tokens * hidden];
+        Evaluate(node, result);
+        return result;
+    }
+
+    private void Evaluate(Node node, Span<float> destination)
+    {
+        int hidden = Batch.HiddenSize;
+        switch (node)
+        {
+            case ChunkNode chunk:
+            {
+                ReadOnlySpan<float> z = Batch.Row(chunk.Row);
+                z.CopyTo(destination);
+                if (chunk.AllOne)
+                {
+                    return;
+                }
+                ReadOnlySpan<float> empty = Batch.Row(_emptyRow);
+                for (int p = 0; p < chunk.Weights.Length; p++)
+                {
+                    float w = chunk.Weights[p];
+                    if (w == 1f)
+                    {
+                        continue;
+                    }
+                    // empty + (z − empty)·w, each operation rounded to float32 as torch does.
+                    Span<float> d = destination.Slice(p * hidden, hidden);
+                    ReadOnlySpan<float> e = empty.Slice(p * hidden, hidden);
+                    TensorPrimitives.Subtract(d, e, d);
+                    TensorPrimitives.Multiply(d, w, d);
+                    TensorPrimitives.Add(d, e, d);
+                }
+                return;
+            }
+            case ConcatNode concat:
+            {
+                int offset = 0;
+                foreach (Node part in concat.Parts)
+                {
+                    Evaluate(part, destination.Slice(offset, part.Tokens * hidden));
+                    offset += part.Tokens * hidden;
+                }
+                return;
+            }
+            case WeightedSumNode sum:
+            {
+                Evaluate(sum.Parts[0], destination);
+                TensorPrimitives.Multiply(destination, sum.Weights[0], destination);
+                if (sum.Parts.Count > 1)
+                {
+                    var buffer = new float[destination.Length];
+                    for (int k = 1; k < sum.Parts.Count; k++)
+                    {
+                        Evaluate(sum.Parts[k], buffer);
+                        TensorPrimitives.Multiply(buffer, sum.Weights[k], buffer);
+                        TensorPrimitives.Add(destination, buffer, destination);
+                    }
+                }
+                return;
+            }
+            case LerpFromEmptyNode lerp:
+            {
+                Evaluate(lerp.Inner, destination);
+                var empty = new float[destination.Length];
+                Evaluate(lerp.Empty, empty);
+                TensorPrimitives.Subtract(destination, empty, destination);
+                TensorPrimitives.Multiply(destination, lerp.Weight, destination);
+                TensorPrimitives.Add(destination, empty, destination);
+                return;
+            }
+            default:
+                throw new InvalidOperationException("unknown node");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Spright.Diffusion.Prompts;
+using Spright.Diffusion.Numerics;
+
+namespace Spright.Diffusion.Tests.Prompts;
+
+/// <summary>
+/// Malformed and hostile prompts: each either reads as the Python code reads it or is an ArgumentException naming
+/// the position; nothing hangs (the work is bounded per character), overflows the stack or crashes.
+/// </summary>
+public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFixture<PromptEncoderFixture>
+{
+    private static readonly string HundredKilobytes = string.Concat(Enumerable.Repeat("a red cube, ", 100_000 / 12));
+
+    [Fact]
+    public void LpwParse_MalformedWeight_ReadsAsTextLikeTheReference()
+    {
+        // ":abc)" is not a weight for re_attention: ':' stays text and ')' closes the bracket (×1.1).
+        List<WeightedText> runs = LpwPromptParser.Parse("a (red:abc) cube");
+        Assert.Equal(["a ", "red:abc", " cube"], runs.Select(r => r.Text));
+        Assert.Equal(1.1, runs[1].Weight);
+    }
+
+    [Fact]
+    public void LpwParse_NumberThatPythonCannotConvert_ThrowsArgumentExceptionNamingThePosition()
+    {
+        ArgumentException e = Assert.Throws<ArgumentException>(() => LpwPromptParser.Parse("a (red:1.2.3) cube"));
+        Assert.Contains("position 7", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LpwEncode_TenThousandNestedBrackets_OverflowingWeightIsAnArgumentException()
+    {
+        string prompt = new string('(', 10_000) + "red" + new string(')', 10_000);
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new LpwPromptEncoder().Encode(prompt, "", fixture.Context));
+        Assert.Contains("position 10000", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LpwEncode_TenThousandNestedSquareBrackets_GivesFiniteEmbeddingsLikeTheReference()
+    {
+        // (1/1.1)^10000 underflows to 0: the reference zeroes the tokens and restores the mean.
+        string prompt = "a " + new string('[', 10_000) + "red" + new string(']', 10_000) + " cube";
+        PromptEmbeddingPair pair = new LpwPromptEncoder().Encode(prompt, "", fixture.Context);
+        Assert.True(TensorPrimitives.IndexOfMax(pair.PromptEmbeds.AsSpan()) >= 0);
+        Assert.All(pair.PromptEmbeds.AsSpan().ToArray(), v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
+    public void LpwParse_ThousandsOfBracketsAroundText_IsBoundedWork()
+    {
+        string prompt = string.Concat(Enumerable.Repeat("(a", 50_000)); // 100 KB: parse_prompt_attention is quadratic here
+        var watch = Stopwatch.StartNew();
+        ArgumentException e = Assert.Throws<ArgumentException>(() => LpwPromptParser.Parse(prompt));
+        Assert.Contains("position", e.Message, StringComparison.Ordinal);
+        Assert.True(watch.ElapsedMilliseconds < 200000, $"took {watch.ElapsedMilliseconds} ms");
+        Assert.Single(LpwPromptParser.Parse(new string(')', 5000) + "a" + new string(']', 5000))); // unmatched closers are text
+    }
+
+    [Fact]
+    public void LpwEncode_HundredKilobytePrompt_TruncatesToThreeChunksQuickly()
+    {
+        var watch = Stopwatch.StartNew();
+        PromptEmbeddingPair pair = new LpwPromptEncoder().Encode(HundredKilobytes, "", fixture.Context);
+        Assert.Equal(231, pair.TokenCount);
+        Assert.True(watch.ElapsedMilliseconds < 200000, $"took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void LpwEncode_NulAndControlCharacters_AreDroppedByTheTokenizerAsInTheReference()
+    {
+        PromptEmbeddingPair withControls = new LpwPromptEncoder().Encode("a\0 (red\u0001)\u0007 cube\u001b", "", fixture.Context);
+        PromptEmbeddingPair plain = new LpwPromptEncoder().Encode("a (red) cube", "", fixture.Context);
+        Assert.Equal(plain.PromptEmbeds.AsSpan().ToArray(), withControls.PromptEmbeds.AsSpan().ToArray());
+    }
+
+    [Fact]
+    public void CompelParse_TenThousandNestedParentheses_ThrowsArgumentExceptionNotStackOverflow()
+    {
+        string prompt = new string('(', 10_000) + "red" + new string(')', 10_000) + "1.2";
+        var watch = Stopwatch.StartNew();
+        ArgumentException e = Assert.Throws<ArgumentException>(() => CompelPromptParser.Default.Parse(prompt));
+        Assert.Contains("too deeply (at position", e.Message, StringComparison.Ordinal);
+        Assert.True(watch.ElapsedMilliseconds < 200000, $"took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void CompelParse_NestedParenthesesCompelTakesMinutesFor_ParseInLinearTime()
+    {
+        // compel's parser needs ~10 s for 6 levels and grows about 20× per level; the same result here in milliseconds.
+        string prompt = new string('(', 40) + "red" + new string(')', 40) + "1.2 cube";
+        var watch = Stopwatch.StartNew();
+        CompelConjunction c = CompelPromptParser.Default.Parse(prompt);
+        var fragments = ((CompelFlattenedPrompt)c.Prompts[0]).Children.Cast<CompelFragment>().ToList();
+        Assert.Equal([("red", 1.2), ("cube", 1.0)], fragments.Select(f => (f.Text, f.Weight)));
+        Assert.True(watch.ElapsedMilliseconds < 20000, $"took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void CompelParse_ThousandsOfUnbalancedParentheses_ReadAsTextInBoundedTime()
+    {
+        string prompt = string.Concat(Enumerable.Repeat("a) ", 5000)) + string.Concat(Enumerable.Repeat("(b ", 30));
+        var watch = Stopwatch.StartNew();
+        CompelConjunction c = CompelPromptParser.Default.Parse(prompt);
+        Assert.Single(c.Prompts);
+        Assert.True(watch.ElapsedMilliseconds < 200000, $"took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void CompelEncode_HundredKilobytePrompt_IsRejectedBeforeEncodingWithTheOption()
+    {
+        var watch = Stopwatch.StartNew();
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode(HundredKilobytes, "", fixture.Context));
+        Assert.Contains("MaxChunks", e.Message, StringComparison.Ordinal);
+        PromptEmbeddingPair truncated = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode(HundredKilobytes, "", fixture.Context);
+        Assert.Equal(77, truncated.TokenCount);
+        Assert.True(watch.ElapsedMilliseconds < 20000, $"took {watch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void CompelParse_VerticalTabOrFormFeed_ThrowsArgumentExceptionNamingThePositionAsCompelRaises()
+    {
+        // pyparsing neither skips nor matches \v and \f there: compel raises ParseException.
+        ArgumentException e = Assert.Throws<ArgumentException>(() => CompelPromptParser.Default.Parse("a red\u000bcube"));
+        Assert.Contains("position 5", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => CompelPromptParser.Default.Parse("a\u000cb"));
+    }
+
+    [Fact]
+    public void CompelEncode_NulCharacter_IsPartOfTheWordAndDroppedByTheTokenizer()
+    {
+        PromptEmbeddingPair withNul = new CompelPromptEncoder().Encode("a re\0d+ cube", null, fixture.Context);
+        PromptEmbeddingPair plain = new CompelPromptEncoder().Encode("a red+ cube", null, fixture.Context);
+        Assert.Equal(plain.PromptEmbeds.AsSpan().ToArray(), withNul.PromptEmbeds.AsSpan().ToArray());
+    }
+
+    [Fact]
+    public void CompelEncode_MismatchedBlendWeights_ThrowsArgumentExceptionNamingThePosition()
+    {
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode("ok", "(\"a\", \"b\").blend(1)", fixture.Context));
+        Assert.Equal("negativePrompt", e.ParamName);
+        Assert.Contains("position 0", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Encode_EmptyAndWhitespacePrompts_GiveTheEmptyPromptRow()
+    {
+        foreach (IPromptEncoder encoder in new IPromptEncoder[] { new LpwPromptEncoder(), new CompelPromptEncoder(), new TruncatingPromptEncoder() })
+        {
+            PromptEmbeddingPair pair = encoder.Encode("", "   ", fixture.Context);
+            Assert.Equal(77, pair.TokenCount);
+            Assert.Equal(pair.PromptEmbeds.AsSpan().ToArray(), pair.NegativePromptEmbeds!.AsSpan().ToArray());
+        }
+    }
+}
