@@ -56,6 +56,11 @@ public sealed record DiffusionPipelineOptions
     /// then pays the loads. Default false.</summary>
     public bool LowMemory { get; init; }
 
+    /// <summary>Follow symbolic links that lead out of the model folder (default false: every component folder and file must
+    /// resolve inside the model folder or, for a Hugging Face cache snapshot, inside that repository's cache folder, so a
+    /// folder handed to a service cannot make it read files elsewhere).</summary>
+    public bool FollowExternalLinks { get; init; }
+
     /// <summary>Hub options that replace the ones above (tests point them at a fake Hub with their own environment).</summary>
     internal HubDownloadOptions? HubOverrides { get; init; }
 

@@ -68,6 +68,9 @@ public abstract record GenerationOptions
     /// <see cref="StableDiffusionPipelineBase.EnableVaeSlicing"/> setting.</summary>
     public bool? VaeSlicing { get; init; }
 
+    /// <summary>Receives a report after every VAE tile when the call decodes (or encodes) in tiles.</summary>
+    public IProgress<VaeTileProgress>? VaeProgress { get; init; }
+
     /// <summary>Receives a report after every denoising step.</summary>
     public IProgress<GenerationProgress>? Progress { get; init; }
 

@@ -161,7 +161,7 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         scheduler.SetBeginIndex(tStart * scheduler.Order);
 
         // prepare_latents: VAE posterior sample (first generator draw), × scaling factor, repeated per image.
-        (float[] imageLatents, int[] latentShape) = ImageLatentEncoder.Encode(encoder, image, generator, plan.Vae, cancellationToken);
+        (float[] imageLatents, int[] latentShape) = ImageLatentEncoder.Encode(encoder, image, generator, plan.Vae, options.VaeProgress, cancellationToken);
         float[] latents;
         using (Telemetry.Start(DiffusionDiagnostics.Activities.Prepare))
         {
@@ -187,7 +187,7 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         {
             return new StableDiffusionPipelineOutput([], null, final, seed, used);
         }
-        (Tensor<float>? array, IReadOnlyList<RgbImage> pictures) = LatentDecoder.Decode(model.VaeDecoder, final, options.OutputType, plan.Vae, cancellationToken);
+        (Tensor<float>? array, IReadOnlyList<RgbImage> pictures) = LatentDecoder.Decode(model.VaeDecoder, final, options.OutputType, plan.Vae, options.VaeProgress, cancellationToken);
         return new StableDiffusionPipelineOutput(pictures, array, final, seed, used);
     }
 }

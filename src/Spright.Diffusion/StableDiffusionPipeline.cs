@@ -130,7 +130,7 @@ public sealed class StableDiffusionPipeline : StableDiffusionPipelineBase
         {
             return new StableDiffusionPipelineOutput([], null, final, seed, used);
         }
-        (Tensor<float>? array, IReadOnlyList<RgbImage> images) = LatentDecoder.Decode(model.VaeDecoder, final, options.OutputType, plan.Vae, cancellationToken);
+        (Tensor<float>? array, IReadOnlyList<RgbImage> images) = LatentDecoder.Decode(model.VaeDecoder, final, options.OutputType, plan.Vae, options.VaeProgress, cancellationToken);
         return new StableDiffusionPipelineOutput(images, array, final, seed, used);
     }
 }

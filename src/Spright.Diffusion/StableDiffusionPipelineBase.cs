@@ -139,7 +139,7 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
             throw new ArgumentOutOfRangeException(nameof(outputType), outputType, "outputType must be Image or Array.");
         }
         CallPlanner.CheckFinite(latents, nameof(latents));
-        (Tensor<float>? array, IReadOnlyList<RgbImage> images) = LatentDecoder.Decode(VaeDecoder, latents, outputType, _vae, cancellationToken);
+        (Tensor<float>? array, IReadOnlyList<RgbImage> images) = LatentDecoder.Decode(VaeDecoder, latents, outputType, _vae, null, cancellationToken);
         return new StableDiffusionPipelineOutput(images, array, latents, null, []);
     }
 

@@ -18,7 +18,7 @@ internal static class GenerateCommand
         "--output", "--save-npy", "--save-latents", "--init-image", "--strength",
     ];
 
-    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--ftfy", "--quiet", "--verbose"];
+    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--ftfy", "--quiet", "--verbose", "--vae-tiling", "--vae-slicing"];
 
     public static int Run(string[] argv, CancellationToken cancellationToken)
     {
@@ -67,6 +67,8 @@ internal static class GenerateCommand
             Width = args.Int("--width", 8, 8192),
             Height = args.Int("--height", 8, 8192),
             NumImagesPerPrompt = args.Int("--num-images", 1, 64) ?? 1,
+            VaeTiling = args.Flag("--vae-tiling") ? true : null,
+            VaeSlicing = args.Flag("--vae-slicing") ? true : null,
         };
         if (image is not null)
         {

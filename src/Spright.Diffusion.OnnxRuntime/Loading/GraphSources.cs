@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Components;
 using Spright.Diffusion.Configuration;
+using Spright.Diffusion.IO;
 
 namespace Spright.Diffusion.OnnxRuntime.Loading;
 
@@ -28,6 +29,7 @@ internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest reques
         string exported = Path.Combine(folder, "model.onnx");
         if (File.Exists(exported))
         {
+            RequireRegularFiles(folder);
             WarnIgnoredOptions();
             _paths[component] = exported;
             return new GraphSource(exported, folder, Built: false);
@@ -38,6 +40,19 @@ internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest reques
                 $"the {component} folder is in the diffusers layout (config.json + safetensors); building its ONNX graph is not available in this build");
         }
         throw new ModelLoadException(exported, $"the {component} graph file is missing (no model.onnx, and no config.json with *.safetensors to build one from)");
+    }
+
+    /// <summary>ONNX Runtime opens the graph and its external weights itself: a FIFO among them would block it forever and
+    /// a device could stream without end, so every file it may open must be a regular file.</summary>
+    private static void RequireRegularFiles(string folder)
+    {
+        foreach (string file in Directory.EnumerateFiles(folder))
+        {
+            if (!file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && SafeFiles.Problem(file) is { } problem)
+            {
+                throw new ModelLoadException(file, problem);
+            }
+        }
     }
 
     /// <summary>Whether a component folder holds a diffusers model (config.json + safetensors) rather than an ONNX graph.</summary>

@@ -39,7 +39,8 @@ internal sealed record UNetConfigInfo(string? Path, int? InChannels, int? Sample
 /// <param name="Path">The file read, or null.</param>
 /// <param name="HiddenSize"><c>hidden_size</c>.</param>
 /// <param name="MaxPositionEmbeddings"><c>max_position_embeddings</c>: the longest token sequence the encoder takes.</param>
-internal sealed record TextEncoderConfigInfo(string? Path, int? HiddenSize, int? MaxPositionEmbeddings)
+/// <param name="VocabSize"><c>vocab_size</c>: the rows of the token embedding (ids must stay below it).</param>
+internal sealed record TextEncoderConfigInfo(string? Path, int? HiddenSize, int? MaxPositionEmbeddings, int? VocabSize)
 {
     /// <summary>Reads and validates <c>config.json</c> in <paramref name="componentFolder"/>.</summary>
     /// <exception cref="ModelLoadException">The file is too large, not JSON, or a key has the wrong type or range.</exception>
@@ -48,8 +49,9 @@ internal sealed record TextEncoderConfigInfo(string? Path, int? HiddenSize, int?
         JsonConfigFile? config = JsonConfigFile.LoadOptional(System.IO.Path.Combine(componentFolder, "config.json"));
         if (config is null)
         {
-            return new TextEncoderConfigInfo(null, null, null);
+            return new TextEncoderConfigInfo(null, null, null, null);
         }
-        return new TextEncoderConfigInfo(config.Path, config.GetInt("hidden_size", 1, 1 << 16), config.GetInt("max_position_embeddings", 2, 1 << 16));
+        return new TextEncoderConfigInfo(config.Path, config.GetInt("hidden_size", 1, 1 << 16), config.GetInt("max_position_embeddings", 2, 1 << 16),
+            config.GetInt("vocab_size", 1, 1 << 24));
     }
 }

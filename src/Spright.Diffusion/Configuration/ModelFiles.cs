@@ -1,4 +1,5 @@
 using System.Text;
+using Spright.Diffusion.IO;
 
 namespace Spright.Diffusion.Configuration;
 
@@ -12,9 +13,14 @@ internal static class ModelFiles
     public static string ReadJsonText(string path, long maxBytes = DefaultMaxJsonBytes)
     {
         var info = new FileInfo(path);
-        if (!info.Exists)
+        if (!info.Exists && !Directory.Exists(path))
         {
             throw new ModelLoadException(path, "file not found");
+        }
+        if (SafeFiles.Problem(path) is { } problem)
+        {
+            // A FIFO would block the read forever, a device could stream without end.
+            throw new ModelLoadException(path, problem);
         }
         if (info.Length > maxBytes)
         {

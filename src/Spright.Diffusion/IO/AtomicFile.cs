@@ -1,6 +1,11 @@
 namespace Spright.Diffusion.IO;
 
-/// <summary>Writes files through a temporary sibling that is moved into place, so nothing half-written is ever left.</summary>
+/// <summary>
+/// Writes files through a temporary sibling that is moved into place, so nothing half-written is ever left. Only regular
+/// files are written: a destination that exists as a folder, device, FIFO or socket is refused before any work (moving a
+/// file over <c>/dev/null</c> would replace the device). A destination that is a symbolic link is written through: the
+/// file it points to is replaced (atomically, beside it) and the link stays.
+/// </summary>
 internal static class AtomicFile
 {
     /// <summary>Writes <paramref name="path"/> with <paramref name="write"/>; on any failure the destination is untouched.</summary>
@@ -37,7 +42,7 @@ internal static class AtomicFile
                 throw new ArgumentException($"File {i} has no path.", nameof(files));
             }
             ArgumentNullException.ThrowIfNull(write, nameof(files));
-            string full = Path.GetFullPath(path);
+            string full = Resolve(Path.GetFullPath(path));
             if (!seen.Add(full))
             {
                 throw new ArgumentException($"{full} is listed twice.", nameof(files));
@@ -84,15 +89,32 @@ internal static class AtomicFile
     public static void CheckDestination(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        string full = Path.GetFullPath(path);
-        if (Directory.Exists(full))
+        string full = Resolve(Path.GetFullPath(path));
+        switch (SafeFiles.KindOf(full))
         {
-            throw new ArgumentException($"{full} is a folder, not a file name.", nameof(path));
+            case FileKind.Directory:
+                throw new ArgumentException($"{full} is a folder, not a file name.", nameof(path));
+            case FileKind.Special:
+                throw new ArgumentException($"{full} is a device, FIFO or socket, not a regular file: refusing to replace it.", nameof(path));
         }
         string directory = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(directory))
         {
             throw new DirectoryNotFoundException($"The output folder does not exist: {directory}");
+        }
+    }
+
+    /// <summary>The file a destination names: the final target of a symbolic link (relative targets resolved), else the
+    /// path itself.</summary>
+    private static string Resolve(string full)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(full, returnFinalTarget: true) is { } target ? Path.GetFullPath(target.FullName) : full;
+        }
+        catch (IOException)
+        {
+            return full; // a link loop or an unreadable link: refused or written as the path itself by the checks that follow
         }
     }
 

@@ -11,13 +11,13 @@ namespace Spright.Diffusion.IO;
 internal static partial class SafeFiles
 {
     private const int TypeMask = 0xF000;
-    private const int Regular = 0x8000;
-    private const int Directory = 0x4000;
+    private const int RegularType = 0x8000;
+    private const int DirectoryType = 0x4000;
 
     /// <summary>The kind of file at <paramref name="path"/> (symbolic links followed).</summary>
     public static FileKind KindOf(string path)
     {
-        if (System.IO.Directory.Exists(path))
+        if (Directory.Exists(path))
         {
             return FileKind.Directory;
         }
@@ -32,8 +32,8 @@ internal static partial class SafeFiles
         int mode = UnixMode(path);
         return mode < 0 ? FileKind.Regular : (mode & TypeMask) switch
         {
-            Regular => FileKind.Regular,
-            Directory => FileKind.Directory,
+            RegularType => FileKind.Regular,
+            DirectoryType => FileKind.Directory,
             _ => FileKind.Special,
         };
     }
@@ -56,6 +56,33 @@ internal static partial class SafeFiles
         FileKind.Directory => "a folder, not a file",
         _ => "not a regular file (a FIFO, socket or device); only regular files are read",
     };
+
+    /// <summary>The path with every symbolic link along it resolved (the real path), for containment checks.</summary>
+    /// <exception cref="ModelLoadException">A link loops or cannot be read.</exception>
+    public static string RealPath(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string root = Path.GetPathRoot(full) ?? string.Empty;
+        string current = root;
+        foreach (string part in full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = Path.Combine(current, part);
+            try
+            {
+                FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+                if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+                {
+                    // A relative link target is relative to the link's folder; a resolved one may itself sit under links.
+                    current = RealPath(target.FullName);
+                }
+            }
+            catch (IOException ex)
+            {
+                throw new ModelLoadException(current, $"a symbolic link that cannot be resolved ({ex.Message})", ex);
+            }
+        }
+        return current;
+    }
 
     /// <summary>The <c>st_mode</c> of <paramref name="path"/> through the .NET runtime's own native shim (the stat the
     /// BCL uses), or −1 where that is not available.</summary>

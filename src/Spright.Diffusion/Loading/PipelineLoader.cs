@@ -38,6 +38,10 @@ internal static class PipelineLoader
             throw new ModelLoadException(index.Path,
                 $"pipeline class '{index.ClassName}' is not supported; supported: {string.Join(", ", TextToImageClasses.Concat(ImageToImageClasses))}");
         }
+        if (!options.FollowExternalLinks)
+        {
+            ModelFolderTrust.Check(modelPath, index);
+        }
         ILoggerFactory loggerFactory = options.LoggerFactory ?? DiffusionLogging.LoggerFactory;
         IComponentLoader backend = options.Backend ?? DefaultBackend.Get();
 
@@ -54,6 +58,12 @@ internal static class PipelineLoader
         ClipTokenizer tokenizer = ClipTokenizer.FromPretrained(tokenizerDir,
             new ClipTokenizerOptions { UseFtfy = options.UseFtfy, Logger = loggerFactory.CreateLogger<ClipTokenizer>() });
         string tokenizerConfig = Path.Combine(tokenizerDir, "tokenizer_config.json");
+        if (textEncoderConfig.VocabSize is int vocabulary && tokenizer.VocabSize > vocabulary)
+        {
+            // Ids at or above vocab_size would only fail at the first generate call, inside the embedding lookup.
+            throw new ModelLoadException(Path.Combine(tokenizerDir, "vocab.json"),
+                $"the tokenizer has {tokenizer.VocabSize} tokens but the text encoder's vocab_size is {vocabulary} ({textEncoderConfig.Path}): they come from different models");
+        }
         if (textEncoderConfig.MaxPositionEmbeddings is int positions && tokenizer.ModelMaxLength > positions)
         {
             throw new ModelLoadException(tokenizerConfig,

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Spright.Diffusion.Numerics;
+using Spright.Diffusion.Tokenization;
 
 namespace Spright.Diffusion.Pipelines;
 
@@ -35,6 +36,10 @@ internal static class CallPlanner
         {
             throw new ArgumentException("Prompts must not be null.", nameof(options.Prompt));
         }
+        foreach (string prompt in options.Prompt ?? [])
+        {
+            PromptLimits.Check(prompt, nameof(options.Prompt));
+        }
         if (options.NegativePrompt is not null && options.NegativePromptEmbeds is not null)
         {
             throw new ArgumentException("Pass either NegativePrompt or NegativePromptEmbeds, not both.", nameof(options.NegativePrompt));
@@ -42,6 +47,10 @@ internal static class CallPlanner
         if (options.NegativePrompt is not null && options.NegativePrompt.Any(p => p is null))
         {
             throw new ArgumentException("Negative prompts must not be null.", nameof(options.NegativePrompt));
+        }
+        foreach (string negative in options.NegativePrompt ?? [])
+        {
+            PromptLimits.Check(negative, nameof(options.NegativePrompt));
         }
         if (!Enum.IsDefined(options.OutputType))
         {

@@ -16,12 +16,12 @@ internal static class ImageLatentEncoder
 {
     /// <returns>The image latents [N, C, h, w] (N = the input images) as a flat array, and their shape.</returns>
     public static (float[] Latents, int[] Shape) Encode(IVaeEncoder encoder, Tensor<float> image, TorchGenerator generator, VaeSettings vae,
-        CancellationToken cancellationToken)
+        IProgress<VaeTileProgress>? progress, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         using Activity? activity = Telemetry.Start(DiffusionDiagnostics.Activities.VaeEncoder);
         using IDisposable? hold = encoder.Acquire();
-        Tensor<float> output = VaeTiling.Encode(encoder, image, vae, cancellationToken);
+        Tensor<float> output = VaeTiling.Encode(encoder, image, vae, progress, cancellationToken);
         int[] s = output.Shape();
         ReadOnlySpan<float> data = output.AsSpan();
         float scaling = encoder.Info.ScalingFactor;

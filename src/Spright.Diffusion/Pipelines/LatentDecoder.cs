@@ -14,7 +14,7 @@ namespace Spright.Diffusion.Pipelines;
 internal static class LatentDecoder
 {
     public static (Tensor<float>? Array, IReadOnlyList<RgbImage> Images) Decode(IVaeDecoder decoder, Tensor<float> latents, OutputType outputType,
-        VaeSettings vae, CancellationToken cancellationToken)
+        VaeSettings vae, IProgress<VaeTileProgress>? progress, CancellationToken cancellationToken)
     {
         Tensor<float> decoded;
         long start = Stopwatch.GetTimestamp();
@@ -24,7 +24,7 @@ internal static class LatentDecoder
             float scaling = decoder.Info.ScalingFactor;
             var scaled = new float[latents.FlattenedLength];
             TensorPrimitives.Divide(latents.AsSpan(), scaling, scaled);
-            decoded = VaeTiling.Decode(decoder, TensorShapes.Wrap(scaled, latents.Shape()), vae, cancellationToken);
+            decoded = VaeTiling.Decode(decoder, TensorShapes.Wrap(scaled, latents.Shape()), vae, progress, cancellationToken);
         }
         Telemetry.Record("vae_decoder", start);
         long post = Stopwatch.GetTimestamp();

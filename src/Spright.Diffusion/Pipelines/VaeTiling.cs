@@ -21,23 +21,27 @@ internal static class VaeTiling
     private const double OverlapFactor = 0.25;
 
     /// <summary>Decodes latents (already divided by the scaling factor) with the call's slicing and tiling.</summary>
-    public static Tensor<float> Decode(IVaeDecoder decoder, Tensor<float> latents, VaeSettings settings, CancellationToken cancellationToken)
+    public static Tensor<float> Decode(IVaeDecoder decoder, Tensor<float> latents, VaeSettings settings, IProgress<VaeTileProgress>? progress,
+        CancellationToken cancellationToken)
     {
         (int tileSample, int tileLatent) = TileSizes(decoder.Info);
-        return Run(latents, settings,
+        var counter = new TileCounter(progress, encoding: false, tileLatent);
+        return Run(latents, settings, counter,
             x => x.Lengths[2] > tileLatent || x.Lengths[3] > tileLatent,
             x => decoder.Decode(x, cancellationToken),
-            x => Tiled(x, tileLatent, tileSample, t => decoder.Decode(t, cancellationToken), cancellationToken), cancellationToken);
+            x => Tiled(x, tileLatent, tileSample, t => decoder.Decode(t, cancellationToken), counter, cancellationToken), cancellationToken);
     }
 
     /// <summary>Encodes images with the call's slicing and tiling (diffusers' <c>vae.encode</c>).</summary>
-    public static Tensor<float> Encode(IVaeEncoder encoder, Tensor<float> images, VaeSettings settings, CancellationToken cancellationToken)
+    public static Tensor<float> Encode(IVaeEncoder encoder, Tensor<float> images, VaeSettings settings, IProgress<VaeTileProgress>? progress,
+        CancellationToken cancellationToken)
     {
         (int tileSample, int tileLatent) = TileSizes(encoder.Info);
-        return Run(images, settings,
+        var counter = new TileCounter(progress, encoding: true, tileSample);
+        return Run(images, settings, counter,
             x => x.Lengths[3] > tileSample || x.Lengths[2] > tileSample,
             x => encoder.Encode(x, cancellationToken),
-            x => Tiled(x, tileSample, tileLatent, t => encoder.Encode(t, cancellationToken), cancellationToken), cancellationToken);
+            x => Tiled(x, tileSample, tileLatent, t => encoder.Encode(t, cancellationToken), counter, cancellationToken), cancellationToken);
     }
 
     /// <summary>The pixel and latent tile sides of a VAE.</summary>
@@ -47,10 +51,14 @@ internal static class VaeTiling
         return (sample, sample / info.ScaleFactor);
     }
 
-    private static Tensor<float> Run(Tensor<float> input, VaeSettings settings,
+    private static Tensor<float> Run(Tensor<float> input, VaeSettings settings, TileCounter counter,
         Func<Tensor<float>, bool> needsTiling, Func<Tensor<float>, Tensor<float>> whole, Func<Tensor<float>, Tensor<float>> tiled, CancellationToken cancellationToken)
     {
         int batch = (int)input.Lengths[0];
+        if (settings.Tiling && needsTiling(input))
+        {
+            counter.Expect((int)input.Lengths[2], (int)input.Lengths[3], settings.Slicing ? batch : 1);
+        }
         Func<Tensor<float>, Tensor<float>> one = x => settings.Tiling && needsTiling(x) ? tiled(x) : whole(x);
         if (!settings.Slicing || batch <= 1)
         {
@@ -82,7 +90,8 @@ internal static class VaeTiling
     /// The tiling loop of <c>tiled_decode</c> / <c>_tiled_encode</c>: input tiles of <paramref name="inTile"/> (stride
     /// ¾ of it), outputs blended over ¼ of <paramref name="outTile"/> and cropped to the rest.
     /// </summary>
-    private static Tensor<float> Tiled(Tensor<float> input, int inTile, int outTile, Func<Tensor<float>, Tensor<float>> run, CancellationToken cancellationToken)
+    private static Tensor<float> Tiled(Tensor<float> input, int inTile, int outTile, Func<Tensor<float>, Tensor<float>> run, TileCounter counter,
+        CancellationToken cancellationToken)
     {
         int[] s = input.Shape();
         int batch = s[0], channels = s[1], height = s[2], width = s[3];
@@ -109,6 +118,7 @@ internal static class VaeTiling
                 cancellationToken.ThrowIfCancellationRequested();
                 int cols = Math.Min(inTile, width - j);
                 Tile tile = Tile.From(run(Crop(source, batch, channels, height, width, i, j, rows, cols)));
+                counter.Done();
                 if (previousRow is not null)
                 {
                     BlendVertical(previousRow[row.Count], tile, blend);
@@ -216,6 +226,23 @@ internal static class VaeTiling
     {
         double t = (double)y / extent;
         return ((float)(1 - t), (float)t);
+    }
+
+    /// <summary>Counts finished tiles over every tiled run of one decode (slices included) and reports them.</summary>
+    private sealed class TileCounter(IProgress<VaeTileProgress>? progress, bool encoding, int inTile)
+    {
+        private readonly long _start = System.Diagnostics.Stopwatch.GetTimestamp();
+        private int _done;
+        private int _total;
+
+        /// <summary>The tiles of <paramref name="runs"/> tiled runs over an input of <paramref name="height"/>×<paramref name="width"/>.</summary>
+        public void Expect(int height, int width, int runs)
+        {
+            int stride = Math.Max(1, (int)(inTile * (1 - OverlapFactor)));
+            _total = ((height + stride - 1) / stride) * ((width + stride - 1) / stride) * runs;
+        }
+
+        public void Done() => progress?.Report(new VaeTileProgress(++_done, _total, encoding, System.Diagnostics.Stopwatch.GetElapsedTime(_start)));
     }
 
     /// <summary>One decoded (or encoded) tile: [batch, channels, height, width] floats.</summary>

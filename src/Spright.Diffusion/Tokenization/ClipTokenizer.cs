@@ -247,6 +247,7 @@ public sealed class ClipTokenizer : IPromptTokenizer
 
     private void Run(string text, List<string>? tokens, List<int>? ids)
     {
+        PromptLimits.Check(text, "prompt");
         foreach (string piece in _addedTokens.Split(text))
         {
             if (_addedTokens.TryGet(piece, out AddedToken added))

@@ -13,10 +13,10 @@ internal sealed class PipelineReferenceCase
 {
     private readonly JsonElement _manifest;
 
-    private PipelineReferenceCase(string name)
+    private PipelineReferenceCase(string name, string area = "pipeline")
     {
         Name = name;
-        Directory = TestPaths.Reference("pipeline", name);
+        Directory = TestPaths.Reference(area, name);
         string text = Spright.Diffusion.Configuration.PythonJson.QuoteNonFiniteLiterals(File.ReadAllText(Path.Combine(Directory, "manifest.json")));
         _manifest = JsonDocument.Parse(text).RootElement.Clone();
     }
@@ -34,6 +34,9 @@ internal sealed class PipelineReferenceCase
     public bool IsImageToImage => Call.TryGetProperty("image", out _);
 
     public static PipelineReferenceCase Load(string name) => new(name);
+
+    /// <summary>A case of the pipeline extras (reference area J: weighted prompts, VAE tiling).</summary>
+    public static PipelineReferenceCase LoadExtra(string name) => new(name, "pipeline_extras");
 
     public NpyArray Npy(string file) => Infrastructure.Npy.Load(Path.Combine(Directory, file));
 

@@ -64,6 +64,47 @@ public sealed class AtomicFileTests : IDisposable
     }
 
     [Fact]
+    public void Devices_fifos_and_folders_are_refused_before_anything_is_written()
+    {
+        Assert.Throws<ArgumentException>(() => AtomicFile.CheckDestination(_dir));
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        // A character device is only checked, never written (the check comes first).
+        Assert.Contains("not a regular file", Assert.Throws<ArgumentException>(() => AtomicFile.CheckDestination("/dev/null")).Message, StringComparison.Ordinal);
+        string fifo = Path.Combine(_dir, "out.png");
+        ImageInputLimitTests.MakeFifo(fifo);
+        Assert.Throws<ArgumentException>(() => AtomicFile.Write(fifo, s => s.WriteByte(1)));
+        Assert.True(IO.SafeFiles.KindOf(fifo) == IO.FileKind.Special, "the FIFO was replaced");
+        string linkToFifo = Path.Combine(_dir, "link.png");
+        File.CreateSymbolicLink(linkToFifo, fifo);
+        Assert.Throws<ArgumentException>(() => AtomicFile.Write(linkToFifo, s => s.WriteByte(1)));
+        Assert.NotNull(new FileInfo(linkToFifo).LinkTarget);
+        Assert.Equal(["link.png", "out.png"], Names());
+    }
+
+    [Fact]
+    public void A_symbolic_link_is_written_through_to_its_target_and_stays_a_link()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        string targetDir = Directory.CreateDirectory(Path.Combine(_dir, "real")).FullName;
+        string target = Path.Combine(targetDir, "image.png");
+        File.WriteAllText(target, "old");
+        string link = Path.Combine(_dir, "image.png");
+        File.CreateSymbolicLink(link, Path.Combine("real", "image.png"));
+
+        AtomicFile.Write(link, s => s.Write("new"u8));
+
+        Assert.Equal(Path.Combine("real", "image.png"), new FileInfo(link).LinkTarget);
+        Assert.Equal("new", File.ReadAllText(target));
+        Assert.Equal(["image.png"], Directory.EnumerateFileSystemEntries(targetDir).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void Npy_files_are_written_atomically_too()
     {
         string path = Path.Combine(_dir, "x.npy");

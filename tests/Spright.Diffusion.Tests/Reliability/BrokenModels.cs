@@ -42,7 +42,8 @@ internal static class BrokenModels
         new("scheduler config nested object", m => m.EditJson("scheduler/scheduler_config.json", o => o["beta_schedule"] = new JsonObject { ["x"] = new JsonObject { ["y"] = 1 } }), "scheduler/scheduler_config.json", "beta_schedule"),
         new("scheduler config string for number", m => m.EditJson("scheduler/scheduler_config.json", o => o["beta_start"] = "small"), "scheduler/scheduler_config.json", "beta_start"),
         new("scheduler config trained betas of the wrong length", m => m.EditJson("scheduler/scheduler_config.json", o => o["trained_betas"] = new JsonArray(0.1, 0.2)), "scheduler/scheduler_config.json", "trained_betas"),
-        new("scheduler config is a link to an endless device", m => LinkToDevice(m, "scheduler/scheduler_config.json", "/dev/zero"), "scheduler/scheduler_config.json", "bytes"),
+        new("scheduler config is a link to an endless device", m => LinkToDevice(m, "scheduler/scheduler_config.json", "/dev/zero"), "scheduler/scheduler_config.json", OperatingSystem.IsWindows() ? "bytes" : "outside the model folder"),
+        new("scheduler config is a FIFO", m => MakeFifo(m, "scheduler/scheduler_config.json"), "scheduler/scheduler_config.json", OperatingSystem.IsWindows() ? "bytes" : "not a regular file"),
         new("scheduler config of 1 GB", m => m.Inflate("scheduler/scheduler_config.json", 1L << 30), "scheduler/scheduler_config.json", "bytes"),
 
         // tokenizer
@@ -62,12 +63,15 @@ internal static class BrokenModels
         new("text encoder folder holds the VAE decoder graph", m => m.Copy("vae_decoder/model.onnx", "text_encoder/model.onnx"), "text_encoder/model.onnx", "input"),
         new("text encoder hidden size disagrees with its graph", m => m.EditJson("text_encoder/config.json", o => o["hidden_size"] = 64), "text_encoder/config.json", "hidden_size"),
         new("text encoder graph of another width than the UNet", m => { m.WriteBytes("text_encoder/model.onnx", OnnxTestGraphs.TextEncoder(48)); m.EditJson("text_encoder/config.json", o => o["hidden_size"] = 48); }, "unet/model.onnx", "32", "48"),
+        new("text encoder vocab_size smaller than the tokenizer's", m => m.EditJson("text_encoder/config.json", o => o["vocab_size"] = 1000), "tokenizer/vocab.json", "vocab_size", "1000"),
         new("text encoder config is an array", m => m.WriteText("text_encoder/config.json", "[]"), "text_encoder/config.json", "object"),
 
         // UNet
         new("unet folder missing", m => m.Delete("unet"), "unet", "missing"),
         new("unet graph truncated", m => m.Truncate("unet/model.onnx", 0.3), "unet/model.onnx", "unet"),
-        new("unet graph is a link to an endless device", m => LinkToDevice(m, "unet/model.onnx", "/dev/zero"), "unet/model.onnx", "unet"),
+        new("unet graph is a link to an endless device", m => LinkToDevice(m, "unet/model.onnx", "/dev/zero"), "unet/model.onnx", OperatingSystem.IsWindows() ? "unet" : "outside the model folder"),
+        new("unet external weights are a FIFO", m => MakeFifo(m, "unet/model.onnx_data"), "unet/model.onnx_data", OperatingSystem.IsWindows() ? "bytes" : "not a regular file"),
+        new("unet folder is a link out of the model folder", m => LinkOut(m, "unet"), "unet", OperatingSystem.IsWindows() ? "external" : "outside the model folder"),
         new("unet external weights missing", m => m.Delete("unet/model.onnx_data"), "unet/model.onnx", "external"),
         new("unet external weights truncated", m => m.Truncate("unet/model.onnx_data", 0.5), "unet/model.onnx", "external"),
         new("unet folder holds the text encoder graph", m => m.Copy("text_encoder/model.onnx", "unet/model.onnx"), "unet/model.onnx", "input"),
@@ -113,6 +117,35 @@ internal static class BrokenModels
         {
             File.CreateSymbolicLink(m.File(relative), device);
         }
+    }
+
+    /// <summary>Replaces a file by a FIFO (on Windows, where there are none, by a file that claims to be small but is not).</summary>
+    private static void MakeFifo(TempModelFolder m, string relative)
+    {
+        m.Delete(relative);
+        if (OperatingSystem.IsWindows())
+        {
+            m.Inflate(relative, 1L << 30);
+        }
+        else
+        {
+            ImageInputLimitTests.MakeFifo(m.File(relative));
+        }
+    }
+
+    /// <summary>Moves a component folder out of the model folder and leaves a symbolic link to it (on Windows, where
+    /// links need rights, deletes the external weights instead).</summary>
+    private static void LinkOut(TempModelFolder m, string folder)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            m.Delete("unet/model.onnx_data");
+            return;
+        }
+        // Beside the model folder, inside the test's temporary folder (removed with it).
+        string moved = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(m.Path))!, folder + "-outside");
+        Directory.Move(m.File(folder), moved);
+        Directory.CreateSymbolicLink(m.File(folder), moved);
     }
 
     private static JsonArray Pair(string library, string className) => new(library, className);

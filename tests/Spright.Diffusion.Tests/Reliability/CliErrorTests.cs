@@ -34,6 +34,7 @@ public sealed class CliErrorTests(ITestOutputHelper output) : IDisposable
         { "init image bomb", ["generate", "--prompt", "a", "--init-image", "@bomb"], ["--init-image", "100000×100000"] },
         { "output in a missing folder", ["generate", "--prompt", "a", "--output", "missing/dir/out.png"], ["--output", "does not exist"] },
         { "output is a folder", ["generate", "--prompt", "a", "--output", "."], ["--output", "folder"] },
+        { "output is a FIFO", ["generate", "--prompt", "a", "--output", "@fifo"], ["--output", "fifo.png", "not a regular file"] },
         { "npy over the image", ["generate", "--prompt", "a", "--output", "x.png", "--save-npy", "x.png"], ["--save-npy", "x.png"] },
         { "unknown scheduler", ["generate", "--prompt", "a", "--scheduler", "FastScheduler"], ["--scheduler", "FastScheduler"] },
         { "unknown scheduler option", ["generate", "--prompt", "a", "--scheduler", "EulerDiscreteScheduler", "--scheduler-option", "karras=true"], ["--scheduler-option", "karras"] },
@@ -192,7 +193,7 @@ public sealed class CliErrorTests(ITestOutputHelper output) : IDisposable
         CliResult result = CliProcess.Run(_work, resolved);
         output.WriteLine($"spright {string.Join(' ', resolved)}\n{result}");
         // Inputs the test placed in the folder are not outputs.
-        foreach (string input in new[] { "image.png", "text.png", "bomb.png" })
+        foreach (string input in new[] { "image.png", "text.png", "bomb.png", "fifo.png" })
         {
             File.Delete(Path.Combine(_work, input));
         }
@@ -213,6 +214,9 @@ public sealed class CliErrorTests(ITestOutputHelper output) : IDisposable
             case "@text":
                 File.WriteAllText(Path.Combine(_work, "text.png"), "this is not a PNG");
                 return "text.png";
+            case "@fifo":
+                ImageInputLimitTests.MakeFifo(Path.Combine(_work, "fifo.png"));
+                return "fifo.png";
             case "@bomb":
                 File.WriteAllBytes(Path.Combine(_work, "bomb.png"), ImageBombs.PngHeader(100_000, 100_000));
                 return "bomb.png";

@@ -169,6 +169,24 @@ public sealed class PipelineArgumentTests(TinyPipelines pipes) : IClassFixture<T
         Assert.Contains("scaled_linear", badValue.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Prompt", 16385, false)]
+    [InlineData("NegativePrompt", 1 << 20, false)]
+    [InlineData("Prompt", 4000, true)]      // one 4000-character word
+    [InlineData("NegativePrompt", 1025, true)]
+    public void Prompts_over_the_documented_caps_are_refused_at_once_naming_the_option(string option, int length, bool oneWord)
+    {
+        string text = oneWord ? new string('x', length) : string.Concat(Enumerable.Repeat("a red cube ", length / 11 + 1))[..length];
+        TextToImageOptions options = option == "Prompt" ? Valid() with { Prompt = [text] } : Valid() with { NegativePrompt = [text] };
+        var timer = System.Diagnostics.Stopwatch.StartNew();
+        var ex = Assert.ThrowsAny<ArgumentException>(() => pipes.Text2Img.Generate(options));
+        Assert.Equal(option, ex.ParamName);
+        Assert.Contains(oneWord ? $"{Spright.Diffusion.Tokenization.PromptLimits.MaxWordCharacters}" : $"{Spright.Diffusion.Tokenization.PromptLimits.MaxCharacters}", ex.Message, StringComparison.Ordinal);
+        Assert.True(timer.Elapsed < TimeSpan.FromSeconds(5), $"refusing took {timer.Elapsed}");
+        // Under the caps a long prompt is tokenized exactly as before (and truncated to 77 tokens).
+        pipes.Text2Img.Generate(Valid() with { Prompt = [string.Concat(Enumerable.Repeat("a red cube ", 1400))] });
+    }
+
     [Fact]
     public void A_rejected_call_leaves_the_pipeline_usable_and_unchanged()
     {
