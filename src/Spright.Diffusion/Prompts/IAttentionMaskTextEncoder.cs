@@ -5,7 +5,7 @@ namespace Spright.Diffusion.Prompts;
 /// <summary>
 /// A text encoder that also takes transformers' <c>attention_mask</c> (1 = attend, 0 = leave the token out as a key).
 /// compel down-weights fragments (weights below 1) by encoding the prompt again with their tokens masked; a text
-/// encoder (<see cref="Models.ITextEncoder"/>) that implements this interface makes that possible.
+/// encoder (<see cref="Components.ITextEncoder"/>) that implements this interface makes that possible.
 /// </summary>
 public interface IAttentionMaskTextEncoder
 {
