@@ -10,7 +10,8 @@ using Spright.Diffusion.Tokenization;
 namespace Spright.Diffusion.Benchmarks;
 
 /// <summary>
-/// Weighted prompts of three 77-token chunks (lpw and compel syntax) and their negative prompts. The <c>*_Overhead</c>
+/// Weighted prompts of three 77-token chunks (lpw and compel syntax) and their negative prompts, alone and in a batch
+/// of four with two short prompts (every row padded to three chunks). The <c>*_Overhead</c>
 /// rows use a stand-in text encoder that hands back precomputed SD 2-sized states (hidden 1024) at no cost, so they
 /// measure only the parsing, tokenization, chunking and weighting this library adds; the <c>*_TinyEncoder</c> rows
 /// run the tiny ONNX text encoder, next to <c>TextEncoder_SixRows</c>, the same encoder run alone on the six rows.
@@ -30,6 +31,15 @@ public class PromptWeightingBenchmarks
     private static readonly string CompelPrompt =
         $"(masterpiece)1.2, {Scene}, (soft morning light)++, fog-, {Scene.Replace("red", "(yellow)1.3", StringComparison.Ordinal)}, " +
         Scene.Replace("green", "green--", StringComparison.Ordinal);
+
+    private static readonly string[] Blurry = ["blurry"];
+
+    // Two three-chunk prompts and two short ones: every row of both sides padded to three chunks.
+    private static readonly string[] LpwBatch = [LpwPrompt, "a (red) cube", LpwPrompt.Replace("house", "barn", StringComparison.Ordinal), "[fog]"];
+
+    private static readonly string[] CompelBatch = [CompelPrompt, "a red+ cube", CompelPrompt.Replace("house", "barn", StringComparison.Ordinal), "fog-"];
+
+    private static readonly string[] BatchNegatives = ["blurry", "", "lowres", ""];
 
     private ClipTokenizer _tokenizer = null!;
     private OnnxTextEncoder _tiny = null!;
@@ -51,7 +61,7 @@ public class PromptWeightingBenchmarks
         {
             _sixRows[i] = i % 77 == 0 ? 49406 : i % 77 == 76 ? 49407 : 320 + (i % 500);
         }
-        if (_lpw.Encode(LpwPrompt, "blurry", _free).TokenCount != 231 || _compel.Encode(CompelPrompt, "blurry", _free).TokenCount != 231)
+        if (_lpw.Encode([LpwPrompt], Blurry, _free).PromptEmbeds.Lengths[1] != 231 || _compel.Encode([CompelPrompt], Blurry, _free).PromptEmbeds.Lengths[1] != 231)
         {
             throw new InvalidOperationException("the benchmark prompts must need three chunks");
         }
@@ -61,16 +71,25 @@ public class PromptWeightingBenchmarks
     public void Cleanup() => _tiny.Dispose();
 
     [Benchmark]
-    public PromptEmbeddingPair Lpw_ThreeChunks_Overhead() => _lpw.Encode(LpwPrompt, "blurry", _free);
+    public PromptEmbeddings Lpw_ThreeChunks_Overhead() => _lpw.Encode([LpwPrompt], Blurry, _free);
 
     [Benchmark]
-    public PromptEmbeddingPair Compel_ThreeChunks_Overhead() => _compel.Encode(CompelPrompt, "blurry", _free);
+    public PromptEmbeddings Compel_ThreeChunks_Overhead() => _compel.Encode([CompelPrompt], Blurry, _free);
 
     [Benchmark]
-    public PromptEmbeddingPair Lpw_ThreeChunks_TinyEncoder() => _lpw.Encode(LpwPrompt, "blurry", _tinyContext);
+    public PromptEmbeddings Lpw_BatchOfFour_Overhead() => _lpw.Encode(LpwBatch, BatchNegatives, _free);
 
     [Benchmark]
-    public PromptEmbeddingPair Compel_ThreeChunks_TinyEncoder() => _compel.Encode(CompelPrompt, "blurry", _tinyContext);
+    public PromptEmbeddings Compel_BatchOfFour_Overhead() => _compel.Encode(CompelBatch, BatchNegatives, _free);
+
+    [Benchmark]
+    public PromptEmbeddings Lpw_ThreeChunks_TinyEncoder() => _lpw.Encode([LpwPrompt], Blurry, _tinyContext);
+
+    [Benchmark]
+    public PromptEmbeddings Compel_ThreeChunks_TinyEncoder() => _compel.Encode([CompelPrompt], Blurry, _tinyContext);
+
+    [Benchmark]
+    public PromptEmbeddings Lpw_BatchOfFour_TinyEncoder() => _lpw.Encode(LpwBatch, BatchNegatives, _tinyContext);
 
     [Benchmark(Baseline = true)]
     public Tensor<float> TextEncoder_SixRows() => _tiny.Encode(_sixRows, 6);

@@ -463,7 +463,8 @@ internal sealed class CompelPlan
         return result;
     }
 
-    private void Evaluate(Node node, Span<float> destination)
+    /// <summary>Computes a node from the encoded rows into <paramref name="destination"/> ([Tokens × hidden]).</summary>
+    public void Evaluate(Node node, Span<float> destination)
     {
         int hidden = Batch.HiddenSize;
         switch (node)

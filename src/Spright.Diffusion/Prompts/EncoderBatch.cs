@@ -4,7 +4,7 @@ using Spright.Diffusion.Numerics;
 namespace Spright.Diffusion.Prompts;
 
 /// <summary>
-/// Rows of token ids (with optional attention masks) collected from a prompt and its negative prompt and run
+/// Rows of token ids (with optional attention masks) collected from a batch of prompts and negative prompts and run
 /// through the text encoder in ONE call; identical rows are encoded once.
 /// </summary>
 internal sealed class EncoderBatch
@@ -56,6 +56,7 @@ internal sealed class EncoderBatch
         {
             throw new InvalidOperationException("No rows to encode.");
         }
+        cancellationToken.ThrowIfCancellationRequested();
         var flat = new int[rows * _rowLength];
         for (int r = 0; r < rows; r++)
         {

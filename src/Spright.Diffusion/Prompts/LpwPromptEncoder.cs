@@ -8,12 +8,13 @@ namespace Spright.Diffusion.Prompts;
 
 /// <summary>
 /// Weighted and long prompts in AUTOMATIC1111's syntax, giving the embeddings of diffusers v0.31.0's community
-/// <c>lpw_stable_diffusion.get_weighted_text_embeddings(pipe, prompt, negative_prompt, max_embeddings_multiples)</c>
+/// <c>lpw_stable_diffusion.get_weighted_text_embeddings(pipe, prompts, negative_prompts, max_embeddings_multiples)</c>
 /// (its defaults otherwise: <c>no_boseos_middle=False</c>, no clip skip): <c>(x)</c> ×1.1, <c>[x]</c> ÷1.1,
-/// <c>(x:w)</c>, nesting and escapes; the tokens of both prompts in chunks of <c>model_max_length − 2</c> with
-/// start/end tokens (77·k positions, k ≤ <see cref="LpwOptions.MaxEmbeddingsMultiples"/>, longer prompts truncated
-/// with a warning); every chunk of both sides in one text-encoder call; the weights multiplied into the hidden
-/// states and each side rescaled to its unweighted mean. Thread-safe.
+/// <c>(x:w)</c>, nesting and escapes; the tokens of every prompt in chunks of <c>model_max_length − 2</c> with
+/// start/end tokens, all rows of the batch (both sides) in as many chunks as its longest prompt or negative prompt
+/// needs (77·k positions, k ≤ <see cref="LpwOptions.MaxEmbeddingsMultiples"/>, longer prompts truncated with a
+/// warning); every chunk of the batch in one text-encoder call; the weights multiplied into the hidden states and each
+/// sample rescaled to its unweighted mean. Thread-safe.
 /// </summary>
 public sealed class LpwPromptEncoder : IPromptEncoder
 {
@@ -29,34 +30,61 @@ public sealed class LpwPromptEncoder : IPromptEncoder
     }
 
     /// <inheritdoc />
-    /// <exception cref="ArgumentNullException">The prompt or the context is null.</exception>
-    /// <exception cref="ArgumentException">A weight is not a number or not finite (the message names its position).</exception>
-    public PromptEmbeddingPair Encode(string prompt, string? negativePrompt, PromptEncoderContext context, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentException">A weight is not a number or not finite (the message names its position and,
+    /// in a batch of several, the prompt).</exception>
+    public PromptEmbeddings Encode(IReadOnlyList<string> prompts, IReadOnlyList<string>? negativePrompts, PromptEncoderContext context,
+        CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prompt);
-        ArgumentNullException.ThrowIfNull(context);
-        LpwTokens positive = Tokenize(prompt, context, nameof(prompt));
-        LpwTokens? negative = negativePrompt is null ? null : Tokenize(negativePrompt, context, nameof(negativePrompt));
-        if (positive.Truncated || negative?.Truncated == true)
+        PromptBatch.Validate(prompts, negativePrompts, context);
+        LpwTokens[] positive = TokenizeAll(prompts, context, nameof(prompts), cancellationToken);
+        LpwTokens[]? negative = negativePrompts is null ? null : TokenizeAll(negativePrompts, context, nameof(negativePrompts), cancellationToken);
+        // get_prompts_with_weights warns once per list it tokenizes (the prompts, then the negative prompts).
+        WarnIfTruncated(positive, context);
+        if (negative is not null)
         {
-            (context.Logger ?? DiffusionLogging.CreateLogger<LpwPromptEncoder>())
-                .LogWarning("Prompt was truncated. Try to shorten the prompt or increase max_embeddings_multiples");
+            WarnIfTruncated(negative, context);
         }
 
+        // The chunk count is the one of the longest prompt or negative prompt of the whole batch; every row of both
+        // sides is padded to it (pad_tokens_and_weights with one max_length).
         IPromptTokenizer tokenizer = context.Tokenizer;
         int chunk = tokenizer.ModelMaxLength;
         int content = chunk - 2;
-        int longest = Math.Max(positive.Ids.Count, negative?.Ids.Count ?? 0);
+        int longest = positive.Max(t => t.Ids.Count);
+        if (negative is not null)
+        {
+            longest = Math.Max(longest, negative.Max(t => t.Ids.Count));
+        }
         int multiples = Math.Max(1, Math.Min(_options.MaxEmbeddingsMultiples, FloorDiv(longest - 1, content) + 1));
 
         var batch = new EncoderBatch(chunk);
-        int[] positiveRows = AddRows(batch, positive, multiples, tokenizer);
-        int[]? negativeRows = negative is null ? null : AddRows(batch, negative, multiples, tokenizer);
+        int[][] positiveRows = positive.Select(t => AddRows(batch, t, multiples, tokenizer)).ToArray();
+        int[][]? negativeRows = negative?.Select(t => AddRows(batch, t, multiples, tokenizer)).ToArray();
         batch.Run(context, cancellationToken);
 
         Tensor<float> positiveStates = Assemble(batch, positiveRows, positive, multiples, chunk);
         Tensor<float>? negativeStates = negative is null ? null : Assemble(batch, negativeRows!, negative, multiples, chunk);
-        return new PromptEmbeddingPair(positiveStates, negativeStates);
+        return new PromptEmbeddings(positiveStates, negativeStates);
+    }
+
+    private LpwTokens[] TokenizeAll(IReadOnlyList<string> texts, PromptEncoderContext context, string paramName, CancellationToken cancellationToken)
+    {
+        var tokens = new LpwTokens[texts.Count];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            tokens[i] = PromptBatch.ForPrompt((text, name) => Tokenize(text, context, name), texts, i, paramName);
+        }
+        return tokens;
+    }
+
+    private static void WarnIfTruncated(LpwTokens[] tokens, PromptEncoderContext context)
+    {
+        if (Array.Exists(tokens, t => t.Truncated))
+        {
+            (context.Logger ?? DiffusionLogging.CreateLogger<LpwPromptEncoder>())
+                .LogWarning("Prompt was truncated. Try to shorten the prompt or increase max_embeddings_multiples");
+        }
     }
 
     /// <summary>get_prompts_with_weights for one prompt: content ids (no start/end token) and one weight per id.</summary>
@@ -117,22 +145,36 @@ public sealed class LpwPromptEncoder : IPromptEncoder
         return rows;
     }
 
-    private static Tensor<float> Assemble(EncoderBatch batch, int[] rows, LpwTokens tokens, int multiples, int chunk)
+    private static Tensor<float> Assemble(EncoderBatch batch, int[][] rows, LpwTokens[] tokens, int multiples, int chunk)
+    {
+        int hidden = batch.HiddenSize;
+        int tokenCount = multiples * chunk;
+        int size = tokenCount * hidden;
+        var data = new float[checked(rows.Length * size)];
+        for (int b = 0; b < rows.Length; b++)
+        {
+            AssembleSample(batch, rows[b], tokens[b], chunk, data.AsSpan(b * size, size));
+        }
+        return TensorShapes.Wrap(data, rows.Length, tokenCount, hidden);
+    }
+
+    /// <summary>One sample: its chunks' states, the weights multiplied in and its own mean restored (the means are
+    /// taken per sample, over tokens and hidden).</summary>
+    private static void AssembleSample(EncoderBatch batch, int[] rows, LpwTokens tokens, int chunk, Span<float> data)
     {
         int hidden = batch.HiddenSize;
         int content = chunk - 2;
-        int tokenCount = multiples * chunk;
-        var data = new float[tokenCount * hidden];
-        for (int c = 0; c < multiples; c++)
+        for (int c = 0; c < rows.Length; c++)
         {
-            batch.Row(rows[c]).CopyTo(data.AsSpan(c * chunk * hidden, chunk * hidden));
+            batch.Row(rows[c]).CopyTo(data.Slice(c * chunk * hidden, chunk * hidden));
         }
         if (tokens.Weights.TrueForAll(w => w == 1f))
         {
             // Multiplying by ones and by previous/current = 1 leaves the states as they are.
-            return TensorShapes.Wrap(data, 1, tokenCount, hidden);
+            return;
         }
         float previousMean = Mean(data);
+        int tokenCount = rows.Length * chunk;
         for (int p = 0; p < tokenCount; p++)
         {
             int c = p / chunk;
@@ -148,12 +190,11 @@ public sealed class LpwPromptEncoder : IPromptEncoder
             }
             if (weight != 1f)
             {
-                TensorPrimitives.Multiply(data.AsSpan(p * hidden, hidden), weight, data.AsSpan(p * hidden, hidden));
+                TensorPrimitives.Multiply(data.Slice(p * hidden, hidden), weight, data.Slice(p * hidden, hidden));
             }
         }
         float currentMean = Mean(data);
         TensorPrimitives.Multiply(data, previousMean / currentMean, data);
-        return TensorShapes.Wrap(data, 1, tokenCount, hidden);
     }
 
     /// <summary>The float32 mean (torch's <c>mean</c> is a cascaded sum): SIMD sums of 1024-element blocks added in double.</summary>

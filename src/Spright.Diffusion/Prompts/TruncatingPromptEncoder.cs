@@ -4,26 +4,34 @@ using Spright.Diffusion.Numerics;
 namespace Spright.Diffusion.Prompts;
 
 /// <summary>
-/// diffusers' <c>encode_prompt</c> without weighting: both prompts padded and truncated to the tokenizer's
-/// <c>model_max_length</c> (the cut-off part of the prompt is logged, as diffusers logs it), both rows in one
-/// text-encoder call. <see cref="PromptWeighting.None"/>. Thread-safe.
+/// diffusers' <c>encode_prompt</c> without weighting: every prompt and negative prompt padded and truncated to the
+/// tokenizer's <c>model_max_length</c> (the cut-off part of the prompts is logged, as diffusers logs it; negative
+/// prompts are cut silently, as there), all rows of both sides in one text-encoder call. <see cref="PromptWeighting.None"/>.
+/// Thread-safe.
 /// </summary>
 public sealed class TruncatingPromptEncoder : IPromptEncoder
 {
     /// <inheritdoc />
-    /// <exception cref="ArgumentNullException">The prompt or the context is null.</exception>
-    public PromptEmbeddingPair Encode(string prompt, string? negativePrompt, PromptEncoderContext context, CancellationToken cancellationToken = default)
+    public PromptEmbeddings Encode(IReadOnlyList<string> prompts, IReadOnlyList<string>? negativePrompts, PromptEncoderContext context,
+        CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prompt);
-        ArgumentNullException.ThrowIfNull(context);
+        PromptBatch.Validate(prompts, negativePrompts, context);
         int length = context.Tokenizer.ModelMaxLength;
         var batch = new EncoderBatch(length);
-        int positive = batch.Add(context.Tokenizer.EncodeBatchPadded([prompt])[0], null);
-        int? negative = negativePrompt is null ? null : batch.Add(context.Tokenizer.EncodePadded(negativePrompt), null);
+        int[] positive = context.Tokenizer.EncodeBatchPadded(prompts).Select(ids => batch.Add(ids, null)).ToArray();
+        int[]? negative = negativePrompts?.Select(text => batch.Add(context.Tokenizer.EncodePadded(text), null)).ToArray();
         batch.Run(context, cancellationToken);
-        return new PromptEmbeddingPair(Wrap(batch, positive, length), negative is int n ? Wrap(batch, n, length) : null);
+        return new PromptEmbeddings(Gather(batch, positive, length), negative is null ? null : Gather(batch, negative, length));
     }
 
-    private static Tensor<float> Wrap(EncoderBatch batch, int row, int length) =>
-        TensorShapes.Wrap(batch.Row(row).ToArray(), 1, length, batch.HiddenSize);
+    private static Tensor<float> Gather(EncoderBatch batch, int[] rows, int length)
+    {
+        int size = length * batch.HiddenSize;
+        var data = new float[checked(rows.Length * size)];
+        for (int b = 0; b < rows.Length; b++)
+        {
+            batch.Row(rows[b]).CopyTo(data.AsSpan(b * size, size));
+        }
+        return TensorShapes.Wrap(data, rows.Length, length, batch.HiddenSize);
+    }
 }

@@ -33,7 +33,7 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     public void LpwEncode_TenThousandNestedBrackets_OverflowingWeightIsAnArgumentException()
     {
         string prompt = new string('(', 10_000) + "red" + new string(')', 10_000);
-        ArgumentException e = Assert.Throws<ArgumentException>(() => new LpwPromptEncoder().Encode(prompt, "", fixture.Context));
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new LpwPromptEncoder().Encode([prompt], [""], fixture.Context));
         Assert.Contains("position 10000", e.Message, StringComparison.Ordinal);
     }
 
@@ -42,7 +42,7 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     {
         // (1/1.1)^10000 underflows to 0: the reference zeroes the tokens and restores the mean.
         string prompt = "a " + new string('[', 10_000) + "red" + new string(']', 10_000) + " cube";
-        PromptEmbeddingPair pair = new LpwPromptEncoder().Encode(prompt, "", fixture.Context);
+        PromptEmbeddings pair = new LpwPromptEncoder().Encode([prompt], [""], fixture.Context);
         Assert.True(TensorPrimitives.IndexOfMax(pair.PromptEmbeds.AsSpan()) >= 0);
         Assert.All(pair.PromptEmbeds.AsSpan().ToArray(), v => Assert.True(float.IsFinite(v)));
     }
@@ -62,16 +62,16 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     public void LpwEncode_HundredKilobytePrompt_TruncatesToThreeChunksQuickly()
     {
         var watch = Stopwatch.StartNew();
-        PromptEmbeddingPair pair = new LpwPromptEncoder().Encode(HundredKilobytes, "", fixture.Context);
-        Assert.Equal(231, pair.TokenCount);
+        PromptEmbeddings pair = new LpwPromptEncoder().Encode([HundredKilobytes], [""], fixture.Context);
+        Assert.Equal(231, pair.PromptEmbeds.Lengths[1]);
         Assert.True(watch.ElapsedMilliseconds < 200000, $"took {watch.ElapsedMilliseconds} ms");
     }
 
     [Fact]
     public void LpwEncode_NulAndControlCharacters_AreDroppedByTheTokenizerAsInTheReference()
     {
-        PromptEmbeddingPair withControls = new LpwPromptEncoder().Encode("a\0 (red\u0001)\u0007 cube\u001b", "", fixture.Context);
-        PromptEmbeddingPair plain = new LpwPromptEncoder().Encode("a (red) cube", "", fixture.Context);
+        PromptEmbeddings withControls = new LpwPromptEncoder().Encode(["a\0 (red\u0001)\u0007 cube\u001b"], [""], fixture.Context);
+        PromptEmbeddings plain = new LpwPromptEncoder().Encode(["a (red) cube"], [""], fixture.Context);
         Assert.Equal(plain.PromptEmbeds.AsSpan().ToArray(), withControls.PromptEmbeds.AsSpan().ToArray());
     }
 
@@ -111,10 +111,10 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     public void CompelEncode_HundredKilobytePrompt_IsRejectedBeforeEncodingWithTheOption()
     {
         var watch = Stopwatch.StartNew();
-        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode(HundredKilobytes, "", fixture.Context));
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode([HundredKilobytes], [""], fixture.Context));
         Assert.Contains("MaxChunks", e.Message, StringComparison.Ordinal);
-        PromptEmbeddingPair truncated = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode(HundredKilobytes, "", fixture.Context);
-        Assert.Equal(77, truncated.TokenCount);
+        PromptEmbeddings truncated = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode([HundredKilobytes], [""], fixture.Context);
+        Assert.Equal(77, truncated.PromptEmbeds.Lengths[1]);
         Assert.True(watch.ElapsedMilliseconds < 20000, $"took {watch.ElapsedMilliseconds} ms");
     }
 
@@ -130,16 +130,16 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     [Fact]
     public void CompelEncode_NulCharacter_IsPartOfTheWordAndDroppedByTheTokenizer()
     {
-        PromptEmbeddingPair withNul = new CompelPromptEncoder().Encode("a re\0d+ cube", null, fixture.Context);
-        PromptEmbeddingPair plain = new CompelPromptEncoder().Encode("a red+ cube", null, fixture.Context);
+        PromptEmbeddings withNul = new CompelPromptEncoder().Encode(["a re\0d+ cube"], null, fixture.Context);
+        PromptEmbeddings plain = new CompelPromptEncoder().Encode(["a red+ cube"], null, fixture.Context);
         Assert.Equal(plain.PromptEmbeds.AsSpan().ToArray(), withNul.PromptEmbeds.AsSpan().ToArray());
     }
 
     [Fact]
     public void CompelEncode_MismatchedBlendWeights_ThrowsArgumentExceptionNamingThePosition()
     {
-        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode("ok", "(\"a\", \"b\").blend(1)", fixture.Context));
-        Assert.Equal("negativePrompt", e.ParamName);
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode(["ok"], ["(\"a\", \"b\").blend(1)"], fixture.Context));
+        Assert.Equal("negativePrompts", e.ParamName);
         Assert.Contains("position 0", e.Message, StringComparison.Ordinal);
     }
 
@@ -148,8 +148,8 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     {
         foreach (IPromptEncoder encoder in new IPromptEncoder[] { new LpwPromptEncoder(), new CompelPromptEncoder(), new TruncatingPromptEncoder() })
         {
-            PromptEmbeddingPair pair = encoder.Encode("", "   ", fixture.Context);
-            Assert.Equal(77, pair.TokenCount);
+            PromptEmbeddings pair = encoder.Encode([""], ["   "], fixture.Context);
+            Assert.Equal(77, pair.PromptEmbeds.Lengths[1]);
             Assert.Equal(pair.PromptEmbeds.AsSpan().ToArray(), pair.NegativePromptEmbeds!.AsSpan().ToArray());
         }
     }

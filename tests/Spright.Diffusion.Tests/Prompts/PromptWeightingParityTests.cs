@@ -27,7 +27,7 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
     public void LpwEncode_ReferenceCase_MatchesGetWeightedTextEmbeddings(string id)
     {
         PromptWeightingCase c = PromptWeightingCase.Load("lpw", id);
-        PromptEmbeddingPair pair = new LpwPromptEncoder().Encode(c.Prompt, c.NegativePrompt, fixture.Context);
+        PromptEmbeddings pair = new LpwPromptEncoder().Encode([c.Prompt], [c.NegativePrompt], fixture.Context);
         AssertEmbeds(c.Npy("prompt_embeds.npy"), pair.PromptEmbeds, "prompt_embeds");
         AssertEmbeds(c.Npy("negative_prompt_embeds.npy"), pair.NegativePromptEmbeds!, "negative_prompt_embeds");
     }
@@ -37,7 +37,7 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
     public void CompelEncode_ReferenceCase_MatchesCompelPaddedToTheSameLength(string id)
     {
         PromptWeightingCase c = PromptWeightingCase.Load("compel", id);
-        PromptEmbeddingPair pair = new CompelPromptEncoder().Encode(c.Prompt, c.NegativePrompt, fixture.Context);
+        PromptEmbeddings pair = new CompelPromptEncoder().Encode([c.Prompt], [c.NegativePrompt], fixture.Context);
         AssertEmbeds(c.Npy("prompt_embeds.npy"), pair.PromptEmbeds, "prompt_embeds");
         AssertEmbeds(c.Npy("negative_prompt_embeds.npy"), pair.NegativePromptEmbeds!, "negative_prompt_embeds");
     }
@@ -47,7 +47,7 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
     public void CompelEncode_TruncatingMode_MatchesCompelsDefault(string id)
     {
         PromptWeightingCase c = PromptWeightingCase.Load("compel", id);
-        PromptEmbeddingPair pair = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode(c.Prompt, null, fixture.Context);
+        PromptEmbeddings pair = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode([c.Prompt], null, fixture.Context);
         Assert.Null(pair.NegativePromptEmbeds);
         AssertEmbeds(c.Npy("prompt_embeds_truncated.npy"), pair.PromptEmbeds, "prompt_embeds_truncated");
     }
@@ -58,7 +58,7 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
     {
         PromptWeightingCase c = PromptWeightingCase.Load("sd1", "lpw", id);
         using Sd1Encoder sd1 = Sd1Encoder.Create();
-        PromptEmbeddingPair pair = new LpwPromptEncoder().Encode(c.Prompt, c.NegativePrompt, sd1.Context);
+        PromptEmbeddings pair = new LpwPromptEncoder().Encode([c.Prompt], [c.NegativePrompt], sd1.Context);
         AssertEmbeds(c.Npy("prompt_embeds.npy"), pair.PromptEmbeds, "prompt_embeds");
         AssertEmbeds(c.Npy("negative_prompt_embeds.npy"), pair.NegativePromptEmbeds!, "negative_prompt_embeds");
     }
@@ -69,10 +69,10 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
     {
         PromptWeightingCase c = PromptWeightingCase.Load("sd1", "compel", id);
         using Sd1Encoder sd1 = Sd1Encoder.Create();
-        PromptEmbeddingPair pair = new CompelPromptEncoder().Encode(c.Prompt, c.NegativePrompt, sd1.Context);
+        PromptEmbeddings pair = new CompelPromptEncoder().Encode([c.Prompt], [c.NegativePrompt], sd1.Context);
         AssertEmbeds(c.Npy("prompt_embeds.npy"), pair.PromptEmbeds, "prompt_embeds");
         AssertEmbeds(c.Npy("negative_prompt_embeds.npy"), pair.NegativePromptEmbeds!, "negative_prompt_embeds");
-        PromptEmbeddingPair truncated = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode(c.Prompt, null, sd1.Context);
+        PromptEmbeddings truncated = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode([c.Prompt], null, sd1.Context);
         AssertEmbeds(c.Npy("prompt_embeds_truncated.npy"), truncated.PromptEmbeds, "prompt_embeds_truncated");
     }
 

@@ -26,7 +26,7 @@ public sealed class WeightedPromptPipelineTests
             "compel" => new CompelPromptEncoder(),
             var other => throw new InvalidOperationException(other),
         };
-        PromptEmbeddingPair embeds = encoder.Encode(call.GetProperty("prompt").GetString()!, call.GetProperty("negative_prompt").GetString()!,
+        PromptEmbeddings embeds = encoder.Encode([call.GetProperty("prompt").GetString()!], [call.GetProperty("negative_prompt").GetString()!],
             new PromptEncoderContext(pipe.Tokenizer, pipe.TextEncoder));
         NpyArray expectedPrompt = Npy.Load(Path.Combine(folder, "prompt_embeds.npy"));
         Assert.Equal(expectedPrompt.Shape, embeds.PromptEmbeds.Shape());
