@@ -5,7 +5,8 @@ internal static class PromptBatch
 {
     /// <summary>The public-surface checks of <see cref="IPromptEncoder.Encode"/>.</summary>
     /// <exception cref="ArgumentNullException">The prompts or the context is null.</exception>
-    /// <exception cref="ArgumentException">No prompt, a null prompt, or not one negative prompt per prompt.</exception>
+    /// <exception cref="ArgumentException">No prompt, a null prompt, a prompt over <see cref="Tokenization.PromptLimits"/>, or not one
+    /// negative prompt per prompt.</exception>
     public static void Validate(IReadOnlyList<string> prompts, IReadOnlyList<string>? negativePrompts, PromptEncoderContext context)
     {
         ArgumentNullException.ThrowIfNull(prompts);
@@ -55,6 +56,7 @@ internal static class PromptBatch
             {
                 throw new ArgumentException($"{paramName}[{i}] is null.", paramName);
             }
+            Tokenization.PromptLimits.CheckLength(texts[i], texts.Count == 1 ? paramName : $"{paramName}[{i}]", paramName);
         }
     }
 }

@@ -20,11 +20,7 @@ public static class PromptLimits
     /// <exception cref="ArgumentException">The prompt is too long, or one of its words is.</exception>
     public static void Check(string text, string parameterName)
     {
-        ArgumentNullException.ThrowIfNull(text, parameterName);
-        if (text.Length > MaxCharacters)
-        {
-            throw new ArgumentException($"{parameterName} has {text.Length} characters; at most {MaxCharacters} are accepted.", parameterName);
-        }
+        CheckLength(text, parameterName, parameterName);
         int run = 0;
         for (int i = 0; i < text.Length; i++)
         {
@@ -38,6 +34,17 @@ public static class PromptLimits
                     $"{parameterName} has a word of more than {MaxWordCharacters} characters without white space (from position {i + 1 - run}); at most {MaxWordCharacters} are accepted.",
                     parameterName);
             }
+        }
+    }
+
+    /// <summary>The <see cref="MaxCharacters"/> half of <see cref="Check"/>: what the pipeline and the prompt encoders check
+    /// on the raw text (weighting syntax such as nested brackets is removed before the tokenizer sees the words).</summary>
+    internal static void CheckLength(string text, string subject, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(text, parameterName);
+        if (text.Length > MaxCharacters)
+        {
+            throw new ArgumentException($"{subject} has {text.Length} characters; at most {MaxCharacters} are accepted.", parameterName);
         }
     }
 }

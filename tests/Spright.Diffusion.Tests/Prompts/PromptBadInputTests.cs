@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using Spright.Diffusion.Prompts;
 using Spright.Diffusion.Numerics;
+using Spright.Diffusion.Tokenization;
 
 namespace Spright.Diffusion.Tests.Prompts;
 
@@ -12,6 +13,9 @@ namespace Spright.Diffusion.Tests.Prompts;
 public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFixture<PromptEncoderFixture>
 {
     private static readonly string HundredKilobytes = string.Concat(Enumerable.Repeat("a red cube, ", 100_000 / 12));
+
+    // The longest prompt PromptLimits accepts, made of words (16380 characters, about 4000 tokens).
+    private static readonly string LongestAccepted = string.Concat(Enumerable.Repeat("a red cube, ", PromptLimits.MaxCharacters / 12));
 
     [Fact]
     public void LpwParse_MalformedWeight_ReadsAsTextLikeTheReference()
@@ -30,18 +34,18 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     }
 
     [Fact]
-    public void LpwEncode_TenThousandNestedBrackets_OverflowingWeightIsAnArgumentException()
+    public void LpwEncode_EightThousandNestedBrackets_OverflowingWeightIsAnArgumentException()
     {
-        string prompt = new string('(', 10_000) + "red" + new string(')', 10_000);
+        string prompt = new string('(', 8_000) + "red" + new string(')', 8_000); // 16003 characters: inside PromptLimits
         ArgumentException e = Assert.Throws<ArgumentException>(() => new LpwPromptEncoder().Encode([prompt], [""], fixture.Context));
-        Assert.Contains("position 10000", e.Message, StringComparison.Ordinal);
+        Assert.Contains("position 8000", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void LpwEncode_TenThousandNestedSquareBrackets_GivesFiniteEmbeddingsLikeTheReference()
+    public void LpwEncode_EightThousandNestedSquareBrackets_GivesFiniteEmbeddingsLikeTheReference()
     {
-        // (1/1.1)^10000 underflows to 0: the reference zeroes the tokens and restores the mean.
-        string prompt = "a " + new string('[', 10_000) + "red" + new string(']', 10_000) + " cube";
+        // (1/1.1)^8000 underflows to 0: the reference zeroes the tokens and restores the mean.
+        string prompt = "a " + new string('[', 8_000) + "red" + new string(']', 8_000) + " cube";
         PromptEmbeddings pair = new LpwPromptEncoder().Encode([prompt], [""], fixture.Context);
         Assert.True(TensorPrimitives.IndexOfMax(pair.PromptEmbeds.AsSpan()) >= 0);
         Assert.All(pair.PromptEmbeds.AsSpan().ToArray(), v => Assert.True(float.IsFinite(v)));
@@ -59,10 +63,18 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     }
 
     [Fact]
-    public void LpwEncode_HundredKilobytePrompt_TruncatesToThreeChunksQuickly()
+    public void LpwEncode_HundredKilobytePrompt_IsRejectedNamingTheLimit()
+    {
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new LpwPromptEncoder().Encode(["a cube", HundredKilobytes], null, fixture.Context));
+        Assert.Equal("prompts", e.ParamName);
+        Assert.Contains($"prompts[1] has {HundredKilobytes.Length} characters; at most {PromptLimits.MaxCharacters}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LpwEncode_LongestAcceptedPrompt_TruncatesToThreeChunksQuickly()
     {
         var watch = Stopwatch.StartNew();
-        PromptEmbeddings pair = new LpwPromptEncoder().Encode([HundredKilobytes], [""], fixture.Context);
+        PromptEmbeddings pair = new LpwPromptEncoder().Encode([LongestAccepted], [""], fixture.Context);
         Assert.Equal(231, pair.PromptEmbeds.Lengths[1]);
         Assert.True(watch.ElapsedMilliseconds < 200000, $"took {watch.ElapsedMilliseconds} ms");
     }
@@ -108,12 +120,20 @@ public sealed class PromptBadInputTests(PromptEncoderFixture fixture) : IClassFi
     }
 
     [Fact]
-    public void CompelEncode_HundredKilobytePrompt_IsRejectedBeforeEncodingWithTheOption()
+    public void CompelEncode_HundredKilobytePrompt_IsRejectedNamingTheLimit()
+    {
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode(["a cube"], [HundredKilobytes], fixture.Context));
+        Assert.Equal("negativePrompts", e.ParamName);
+        Assert.Contains($"at most {PromptLimits.MaxCharacters} are accepted", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CompelEncode_LongestAcceptedPrompt_IsRejectedBeforeEncodingWithTheOption()
     {
         var watch = Stopwatch.StartNew();
-        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode([HundredKilobytes], [""], fixture.Context));
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new CompelPromptEncoder().Encode([LongestAccepted], [""], fixture.Context));
         Assert.Contains("MaxChunks", e.Message, StringComparison.Ordinal);
-        PromptEmbeddings truncated = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode([HundredKilobytes], [""], fixture.Context);
+        PromptEmbeddings truncated = new CompelPromptEncoder(new CompelOptions { TruncateLongPrompts = true }).Encode([LongestAccepted], [""], fixture.Context);
         Assert.Equal(77, truncated.PromptEmbeds.Lengths[1]);
         Assert.True(watch.ElapsedMilliseconds < 20000, $"took {watch.ElapsedMilliseconds} ms");
     }

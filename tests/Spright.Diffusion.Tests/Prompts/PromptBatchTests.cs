@@ -249,11 +249,11 @@ public sealed class PromptBatchTests(PromptEncoderFixture fixture) : IClassFixtu
         Assert.StartsWith("negativePrompts[1]: ", compel.Message, StringComparison.Ordinal);
         Assert.Contains("position 0", compel.Message, StringComparison.Ordinal);
 
-        string overflowing = new string('(', 10_000) + "red" + new string(')', 10_000);
+        string overflowing = new string('(', 8_000) + "red" + new string(')', 8_000);
         ArgumentException lpw = Assert.Throws<ArgumentException>(() => new LpwPromptEncoder().Encode(["ok", overflowing], null, fixture.Context));
         Assert.Equal("prompts", lpw.ParamName);
         Assert.StartsWith("prompts[1]: ", lpw.Message, StringComparison.Ordinal);
-        Assert.Contains("position 10000", lpw.Message, StringComparison.Ordinal);
+        Assert.Contains("position 8000", lpw.Message, StringComparison.Ordinal);
         Assert.EndsWith("(Parameter 'prompts')", lpw.Message, StringComparison.Ordinal);
     }
 
