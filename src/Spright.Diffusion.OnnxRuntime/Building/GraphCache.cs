@@ -53,7 +53,8 @@ internal static class GraphCache
         JsonObject expected = Describe(kind, folder, options, configBytes, weights);
         string key = Hash(expected.ToJsonString())[..32];
         expected["key"] = key;
-        string sourceKey = Hash(kind + "|" + folder)[..16];
+        // Entries of the same source and options but another key are stale (the weights or the builder changed).
+        string sourceKey = Hash($"{kind}|{folder}|{options.Dtype}|{options.Target}|{(int)options.EffectiveOptimizations}|{options.Variant}")[..16];
         string entryName = $"{KindName(kind)}-{sourceKey}-{key}";
         string entry = Path.Combine(root, entryName);
 

@@ -257,7 +257,7 @@ internal sealed record UNetConfig
     {
         if (c.Has(key))
         {
-            throw c.Unsupported(key, what + " are not built");
+            throw c.Unsupported(key, what);
         }
     }
 
