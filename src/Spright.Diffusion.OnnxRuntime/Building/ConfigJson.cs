@@ -236,7 +236,16 @@ internal sealed class ConfigJson
             switch (v.GetValueKind())
             {
                 case JsonValueKind.Number:
-                    return v.GetValue<double>();
+                    // Parsed values convert to double; values created in code keep their CLR type.
+                    if (v.TryGetValue(out double d))
+                    {
+                        return d;
+                    }
+                    if (v.TryGetValue(out long l))
+                    {
+                        return l;
+                    }
+                    return v.TryGetValue(out int i) ? i : double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture);
                 case JsonValueKind.String when v.GetValue<string>() is "Infinity" or "-Infinity" or "NaN":
                     return v.GetValue<string>() switch { "Infinity" => double.PositiveInfinity, "-Infinity" => double.NegativeInfinity, _ => double.NaN };
             }

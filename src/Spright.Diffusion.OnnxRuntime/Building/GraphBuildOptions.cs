@@ -42,14 +42,24 @@ internal enum GraphOptimizations
     /// <summary>Self-attention Q/K/V projections as one MatMul (weights concatenated), cross-attention K/V as one.</summary>
     PackedProjections = 8,
 
-    /// <summary>CUDA-only fused operators: GroupNorm (NHWC), BiasSplitGelu, BiasAdd.</summary>
+    /// <summary>ONNX Runtime's CUDA-only fused operators, as its Stable Diffusion optimizer emits them: com.microsoft
+    /// GroupNorm (with the SiLU fused), BiasSplitGelu, BiasAdd, NhwcConv (with <see cref="ChannelsLast"/>) and
+    /// MultiHeadAttention on packed QKV / KV projections. These have no CPU kernels.</summary>
     CudaFusions = 16,
+
+    /// <summary>The UNet and VAE run channels-last (NHWC) inside (the graph's inputs and outputs stay NCHW): what
+    /// <see cref="CudaFusions"/>' GroupNorm and NhwcConv work in, and transformer blocks need no transposes.</summary>
+    ChannelsLast = 32,
+
+    /// <summary>For tests: every CUDA-only operator of <see cref="CudaFusions"/> is replaced by an equivalent of CPU
+    /// operators, so the CUDA graph's layout, weight permutations and head interleaving run (and are checked) on a CPU.</summary>
+    EmulateCudaOperators = 64,
 
     /// <summary>What the CPU target uses by default.</summary>
     CpuDefault = FusedAttention | SkipLayerNorm | ContribActivations | PackedProjections,
 
     /// <summary>What the CUDA target uses by default.</summary>
-    CudaDefault = FusedAttention | SkipLayerNorm | ContribActivations | PackedProjections | CudaFusions,
+    CudaDefault = FusedAttention | SkipLayerNorm | ContribActivations | PackedProjections | CudaFusions | ChannelsLast,
 }
 
 /// <summary>How <see cref="DiffusersGraphs.GetOrBuild"/> builds a component's graph.</summary>

@@ -49,6 +49,18 @@ internal sealed class NetBuilder
     /// <summary>Whether <paramref name="flag"/> is on.</summary>
     public bool Uses(GraphOptimizations flag) => (Optimizations & flag) == flag;
 
+    /// <summary>Whether 4-D activations are NHWC inside the graph.</summary>
+    public bool ChannelsLast => Uses(GraphOptimizations.ChannelsLast);
+
+    /// <summary>Whether CUDA's fused operators are used (for real, or emulated with CPU operators).</summary>
+    public bool CudaOps => Uses(GraphOptimizations.CudaFusions);
+
+    /// <summary>Whether CUDA-only operators are replaced by CPU equivalents (tests).</summary>
+    public bool Emulated => Uses(GraphOptimizations.EmulateCudaOperators);
+
+    /// <summary>The channel axis of 4-D activations.</summary>
+    public int ChannelAxis => ChannelsLast ? 3 : 1;
+
     /// <summary>The path named in errors about the weights (the single file or the shard index).</summary>
     public string WeightsPath => Weights.Files.Count == 1 ? Weights.Files[0].Path : Path.Combine(Weights.Folder, Weights.Description);
 
@@ -86,18 +98,19 @@ internal sealed class NetBuilder
     }
 
     /// <summary>A weight as an initializer of type <paramref name="type"/> (default: the compute type) viewed with
-    /// <paramref name="dims"/> (same element count as <paramref name="shape"/>), optionally transposed.</summary>
-    public string Weight(string name, long[] shape, long[]? dims = null, OnnxElementType? type = null, bool transpose = false)
+    /// <paramref name="dims"/> (same element count as <paramref name="shape"/>), optionally transposed (2-D) or permuted.</summary>
+    public string Weight(string name, long[] shape, long[]? dims = null, OnnxElementType? type = null, bool transpose = false, int[]? perm = null)
     {
         OnnxElementType target = type ?? T;
         dims ??= shape;
-        string key = $"{name}|{string.Join(",", dims)}|{(int)target}|{transpose}";
+        perm ??= transpose ? [1, 0] : null;
+        string key = $"{name}|{string.Join(",", dims)}|{(int)target}|{(perm is null ? "" : string.Join(",", perm))}";
         if (_weights.TryGetValue(key, out string? value))
         {
             return value;
         }
         WeightRef w = Require(name, shape);
-        value = Store.Add(G, name, [w], [dims], 0, transpose, target);
+        value = Store.Add(G, name, [w], [dims], 0, null, perm, target);
         _weights[key] = value;
         return value;
     }
@@ -106,7 +119,16 @@ internal sealed class NetBuilder
     public string Concatenated(IReadOnlyList<(string Name, long[] Shape)> parts, int axis, bool transpose, OnnxElementType? type = null)
     {
         var refs = parts.Select(p => Require(p.Name, p.Shape)).ToArray();
-        return Store.Add(G, parts[0].Name, refs, parts.Select(p => p.Shape).ToArray(), axis, transpose, type ?? T);
+        return Store.Add(G, parts[0].Name, refs, parts.Select(p => p.Shape).ToArray(), axis, null, transpose ? [1, 0] : null, type ?? T);
+    }
+
+    /// <summary>Linear weights <c>[heads·dh, in]</c> interleaved per head (<c>[heads, n, dh, in]</c>, as ONNX Runtime's
+    /// packed QKV / KV attention formats <c>(B, S, heads, n, dh)</c> need), transposed for MatMul: <c>[in, n·heads·dh]</c>.</summary>
+    public string InterleavedPerHead(IReadOnlyList<string> names, int heads, long headDim, long inFeatures)
+    {
+        var refs = names.Select(n => Require(n, [heads * headDim, inFeatures])).ToArray();
+        long[] partView = [heads, 1, headDim, inFeatures];
+        return Store.Add(G, names[0], refs, refs.Select(_ => partView).ToArray(), 1, [names.Count * heads * headDim, inFeatures], [1, 0], T);
     }
 
     // ---------------------------------------------------------------- layers
@@ -126,14 +148,91 @@ internal sealed class NetBuilder
     {
         long p = (kernel - 1) / 2;
         pads ??= [p, p, p, p];
-        string w = Weight(prefix + ".weight", [outChannels, inChannels, kernel, kernel]);
-        var inputs = bias ? new[] { x, w, Weight(prefix + ".bias", [outChannels]) } : [x, w];
-        return G.Node("Conv", inputs,
+        OnnxAttribute[] attributes =
+        [
             OnnxAttribute.Ints("kernel_shape", kernel, kernel),
             OnnxAttribute.Ints("strides", stride, stride),
             OnnxAttribute.Ints("pads", pads),
             OnnxAttribute.Ints("dilations", 1, 1),
-            OnnxAttribute.Int("group", 1));
+            OnnxAttribute.Int("group", 1),
+        ];
+        long[] shape = [outChannels, inChannels, kernel, kernel];
+        string? b = bias ? Weight(prefix + ".bias", [outChannels]) : null;
+        if (ChannelsLast && CudaOps && !Emulated)
+        {
+            // com.microsoft NhwcConv: NHWC activations, OHWI weights (ORT's fusion_nhwc_conv permutes them the same way).
+            string wNhwc = Weight(prefix + ".weight", shape, perm: [0, 2, 3, 1]);
+            return G.NodeIn(Contrib, "NhwcConv", b is null ? [x, wNhwc] : [x, wNhwc, b], attributes);
+        }
+        string w = Weight(prefix + ".weight", shape);
+        if (ChannelsLast)
+        {
+            string nchw = ToNchw(x);
+            return ToNhwc(G.Node("Conv", b is null ? [nchw, w] : [nchw, w, b], attributes));
+        }
+        return G.Node("Conv", b is null ? [x, w] : [x, w, b], attributes);
+    }
+
+    /// <summary>NHWC → NCHW.</summary>
+    public string ToNchw(string x) => G.Node("Transpose", [x], OnnxAttribute.Ints("perm", 0, 3, 1, 2));
+
+    /// <summary>NCHW → NHWC.</summary>
+    public string ToNhwc(string x) => G.Node("Transpose", [x], OnnxAttribute.Ints("perm", 0, 2, 3, 1));
+
+    /// <summary>A graph input (NCHW) in the internal layout.</summary>
+    public string FromGraphLayout(string x) => ChannelsLast ? ToNhwc(x) : x;
+
+    /// <summary>An internal 4-D value as a graph output (NCHW).</summary>
+    public string ToGraphLayout(string x) => ChannelsLast ? ToNchw(x) : x;
+
+    /// <summary>A 4-D activation as tokens <c>[B, H·W, C]</c>.</summary>
+    public string ToTokens(string x, long channels) => ChannelsLast
+        ? G.Node("Reshape", [x, G.Int64s(0, -1, channels)])
+        : G.Node("Transpose", [G.Node("Reshape", [x, G.Int64s(0, channels, -1)])], OnnxAttribute.Ints("perm", 0, 2, 1));
+
+    /// <summary>Tokens <c>[B, H·W, C]</c> back to a 4-D activation of <paramref name="spatial"/>.</summary>
+    public string FromTokens(string tokens, long channels, string spatial) => ChannelsLast
+        ? G.Node("Reshape", [tokens, Shape4(spatial, channels)])
+        : G.Node("Reshape", [G.Node("Transpose", [tokens], OnnxAttribute.Ints("perm", 0, 2, 1)), Shape4(spatial, channels)]);
+
+    /// <summary>A per-sample channel vector <c>[B, C]</c> shaped to broadcast over a 4-D activation.</summary>
+    public string ChannelVector(string x) => G.Node("Unsqueeze", [x, ChannelsLast ? G.Int64s(1, 2) : G.Int64s(2, 3)]);
+
+    /// <summary>Nearest-neighbour resize of a 4-D activation to the spatial size <paramref name="spatial"/> (torch's floor rule).</summary>
+    public string ResizeTo(string x, string spatial)
+    {
+        string sizes = ChannelsLast
+            ? G.Node("Concat", [G.Node("Shape", [x], OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1)), spatial,
+                G.Node("Shape", [x], OnnxAttribute.Int("start", 3), OnnxAttribute.Int("end", 4))], OnnxAttribute.Int("axis", 0))
+            : G.Node("Concat", [G.Node("Shape", [x], OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 2)), spatial], OnnxAttribute.Int("axis", 0));
+        return G.Node("Resize", [x, "", "", sizes],
+            OnnxAttribute.String("mode", "nearest"),
+            OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
+            OnnxAttribute.String("nearest_mode", "floor"));
+    }
+
+    /// <summary>Nearest-neighbour ×2 upsampling of a 4-D activation.</summary>
+    public string Upsample2x(string x) =>
+        G.Node("Resize", [x, "", G.Floats(ChannelsLast ? [1f, 2f, 2f, 1f] : [1f, 1f, 2f, 2f], OnnxElementType.Float, 4)],
+            OnnxAttribute.String("mode", "nearest"),
+            OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
+            OnnxAttribute.String("nearest_mode", "floor"));
+
+    /// <summary><c>x + bias + skip</c> on tokens (com.microsoft BiasAdd with the CUDA operators).</summary>
+    public string BiasAdd(string x, string bias, string skip) => CudaOps && !Emulated
+        ? G.NodeIn(Contrib, "BiasAdd", [x, bias, skip])
+        : G.Node("Add", [G.Node("Add", [x, bias]), skip]);
+
+    /// <summary>GEGLU after a projection without its bias: <c>a · gelu(g)</c> for <c>a, g = split(x + bias)</c>
+    /// (com.microsoft BiasSplitGelu with the CUDA operators).</summary>
+    public string BiasSplitGelu(string x, string bias, long half)
+    {
+        if (CudaOps && !Emulated)
+        {
+            return G.NodeIn(Contrib, "BiasSplitGelu", [x, bias]);
+        }
+        string[] parts = G.NodeIn("", "Split", [G.Node("Add", [x, bias]), G.Int64s(half, half)], 2, OnnxAttribute.Int("axis", -1));
+        return G.Node("Mul", [parts[0], Activation(parts[1], "gelu")]);
     }
 
     /// <summary>A 1×1 Conv2d <c>[out, in, 1, 1]</c> applied as a Linear over the last axis of a token tensor.</summary>
@@ -143,31 +242,54 @@ internal sealed class NetBuilder
         return bias ? G.Node("Add", [y, Weight(prefix + ".bias", [outFeatures])]) : y;
     }
 
-    /// <summary>The <c>[H, W]</c> of a 4-D tensor (computed once per tensor asked).</summary>
-    public string Spatial(string x4) => G.Node("Shape", [x4], OnnxAttribute.Int("start", 2), OnnxAttribute.Int("end", 4));
+    /// <summary>The <c>[H, W]</c> of a 4-D activation.</summary>
+    public string Spatial(string x4) => ChannelsLast
+        ? G.Node("Shape", [x4], OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 3))
+        : G.Node("Shape", [x4], OnnxAttribute.Int("start", 2), OnnxAttribute.Int("end", 4));
 
-    /// <summary>The shape <c>[0, channels, H, W]</c> (0 = keep the batch) for a Reshape back to 4-D, cached per spatial value.</summary>
+    /// <summary>The 4-D shape <c>[0, channels, H, W]</c> (NHWC: <c>[0, H, W, channels]</c>; 0 = keep the batch) for a
+    /// Reshape back to 4-D, cached per spatial value.</summary>
     public string Shape4(string spatial, long channels)
     {
         string key = spatial + "|" + channels.ToString(CultureInfo.InvariantCulture);
         if (!_shapes.TryGetValue(key, out string? shape))
         {
-            shape = G.Node("Concat", [G.Int64s(0, channels), spatial], OnnxAttribute.Int("axis", 0));
+            shape = ChannelsLast
+                ? G.Node("Concat", [G.Int64s(0), spatial, G.Int64s(channels)], OnnxAttribute.Int("axis", 0))
+                : G.Node("Concat", [G.Int64s(0, channels), spatial], OnnxAttribute.Int("axis", 0));
             _shapes[key] = shape;
         }
         return shape;
     }
 
-    /// <summary>torch GroupNorm (affine) over a 4-D tensor: InstanceNormalization on <c>[N, groups, -1]</c> (the form ONNX
-    /// Runtime's fusions recognise), then per-channel γ, β. In a float16 graph the statistics and the affine step are
-    /// computed in float32 (as torch's kernels accumulate), with <paramref name="outputType"/> the result's type.</summary>
-    public string GroupNorm(string x, string prefix, int groups, long channels, double eps, string spatial, OnnxElementType? outputType = null)
+    /// <summary>torch GroupNorm (affine) over a 4-D activation, followed by <paramref name="activation"/> when given.
+    /// CPU form: InstanceNormalization on <c>[N, groups, -1]</c> (what ONNX Runtime's fusions recognise), then per-channel
+    /// γ, β; in a float16 graph the statistics and the affine step run in float32 (as torch's kernels accumulate). With the
+    /// CUDA operators: com.microsoft GroupNorm (NHWC, float32 γ/β, SiLU fused).</summary>
+    public string GroupNorm(string x, string prefix, int groups, long channels, double eps, string spatial, string? activation = null)
     {
-        OnnxElementType output = outputType ?? T;
+        if (CudaOps && ChannelsLast && !Emulated && activation is null or "silu" or "swish")
+        {
+            string g32 = Weight(prefix + ".weight", [channels], type: OnnxElementType.Float);
+            string b32 = Weight(prefix + ".bias", [channels], type: OnnxElementType.Float);
+            return G.NodeIn(Contrib, "GroupNorm", [x, g32, b32],
+                OnnxAttribute.Float("epsilon", (float)eps),
+                OnnxAttribute.Int("groups", groups),
+                OnnxAttribute.Int("activation", activation is null ? 0 : 1),
+                OnnxAttribute.Int("channels_last", 1));
+        }
+        string y = ChannelsLast
+            ? ToNhwc(GroupNormNchw(ToNchw(x), prefix, groups, channels, eps, null))
+            : GroupNormNchw(x, prefix, groups, channels, eps, spatial);
+        return activation is null ? y : Activation(y, activation);
+    }
+
+    private string GroupNormNchw(string x, string prefix, int groups, long channels, double eps, string? spatial)
+    {
         bool upcast = T == OnnxElementType.Float16;
-        string gamma = Weight(prefix + ".weight", [channels], [channels, 1, 1], upcast ? OnnxElementType.Float : T);
-        string beta = Weight(prefix + ".bias", [channels], [channels, 1, 1], upcast ? OnnxElementType.Float : T);
         OnnxElementType stats = upcast ? OnnxElementType.Float : T;
+        string gamma = Weight(prefix + ".weight", [channels], [channels, 1, 1], stats);
+        string beta = Weight(prefix + ".bias", [channels], [channels, 1, 1], stats);
         string grouped = G.Node("Reshape", [x, G.Int64s(0, groups, -1)]);
         if (upcast)
         {
@@ -175,9 +297,11 @@ internal sealed class NetBuilder
         }
         string normed = G.Node("InstanceNormalization", [grouped, G.Scalar(1f, stats, groups), G.Scalar(0f, stats, groups)],
             OnnxAttribute.Float("epsilon", (float)eps));
-        string back = G.Node("Reshape", [normed, Shape4(spatial, channels)]);
+        // Back to [N, C, H, W]: the spatial size of the level, or (in the NHWC emulation) the input's own shape.
+        string shape = spatial is null ? G.Node("Shape", [x]) : Shape4(spatial, channels);
+        string back = G.Node("Reshape", [normed, shape]);
         string y = G.Node("Add", [G.Node("Mul", [back, gamma]), beta]);
-        return stats == output ? y : Cast(y, output);
+        return stats == T ? y : Cast(y, T);
     }
 
     /// <summary>LayerNorm over the last axis (<c>{prefix}.weight/.bias [channels]</c>).</summary>
@@ -215,7 +339,8 @@ internal sealed class NetBuilder
     public string Activation(string x, string name, OnnxElementType? type = null)
     {
         OnnxElementType t = type ?? T;
-        bool contrib = Uses(GraphOptimizations.ContribActivations) && t == OnnxElementType.Float;
+        // ONNX Runtime's CPU kernels of Gelu / QuickGelu are float32 only; its CUDA kernels also take float16.
+        bool contrib = Uses(GraphOptimizations.ContribActivations) && (t == OnnxElementType.Float || (CudaOps && !Emulated));
         switch (name)
         {
             case "silu" or "swish":

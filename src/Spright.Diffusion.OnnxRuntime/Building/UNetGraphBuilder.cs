@@ -39,7 +39,7 @@ internal static class UNetGraphBuilder
 
         var ctx = new UNetContext(net, config, embAct, ehs);
         string h = config.CenterInputSample ? g.Node("Sub", [g.Node("Mul", [sample, g.Scalar(2f, net.T)]), g.Scalar(1f, net.T)]) : sample;
-        h = net.Conv(h, "conv_in", config.InChannels, ch[0], config.ConvInKernel);
+        h = net.Conv(net.FromGraphLayout(h), "conv_in", config.InChannels, ch[0], config.ConvInKernel);
         var spatial = new List<string> { net.Spatial(h) };
         var skips = new Stack<(string Value, int Channels, int Level)>();
         skips.Push((h, ch[0], 0));
@@ -118,7 +118,7 @@ internal static class UNetGraphBuilder
                         throw new ModelLoadException(config.Path,
                             $"{prefix}.resnets.{j} is configured for {resIn}+{resSkip} input channels but the UNet's skip stack gives {channels}+{skipChannels}; block_out_channels / layers_per_block describe a UNet diffusers cannot run");
                     }
-                    h = g.Node("Concat", [h, skip], OnnxAttribute.Int("axis", 1));
+                    h = g.Node("Concat", [h, skip], OnnxAttribute.Int("axis", net.ChannelAxis));
                     h = ctx.Resnet(h, $"{prefix}.resnets.{j}", channels + skipChannels, outChannels, spatial[level], 1.0);
                     channels = outChannels;
                     if (config.UpCrossAttention[i])
@@ -130,12 +130,7 @@ internal static class UNetGraphBuilder
                 {
                     // Upsample to the spatial size of the skip the next block meets (nearest, torch's floor rule).
                     int target = skips.Count > 0 ? skips.Peek().Level : level - 1;
-                    string sizes = g.Node("Concat", [g.Node("Shape", [h], OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 2)), spatial[target]],
-                        OnnxAttribute.Int("axis", 0));
-                    h = g.Node("Resize", [h, "", "", sizes],
-                        OnnxAttribute.String("mode", "nearest"),
-                        OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
-                        OnnxAttribute.String("nearest_mode", "floor"));
+                    h = net.ResizeTo(h, spatial[target]);
                     level = target;
                     h = net.Conv(h, $"{prefix}.upsamplers.0.conv", channels, channels, 3);
                 }
@@ -149,9 +144,8 @@ internal static class UNetGraphBuilder
 
         using (g.Scope("conv_out"))
         {
-            h = net.GroupNorm(h, "conv_norm_out", groups, ch[0], config.NormEps, spatial[0]);
-            h = net.Activation(h, config.ActFn);
-            h = net.Conv(h, "conv_out", ch[0], config.OutChannels, config.ConvOutKernel);
+            h = net.GroupNorm(h, "conv_norm_out", groups, ch[0], config.NormEps, spatial[0], config.ActFn);
+            h = net.ToGraphLayout(net.Conv(h, "conv_out", ch[0], config.OutChannels, config.ConvOutKernel));
         }
         g.Output(h, "out_sample", net.T, "batch_size", config.OutChannels, "height", "width");
         net.RejectUnused(_ => false);
@@ -215,24 +209,22 @@ internal static class UNetGraphBuilder
                 {
                     throw new ModelLoadException(config.Path, $"{prefix} has {inChannels} input channels, not divisible by norm_num_groups {groups}");
                 }
-                string h = net.GroupNorm(x, prefix + ".norm1", groups, inChannels, config.NormEps, spatial);
-                h = net.Activation(h, config.ActFn);
+                string h = net.GroupNorm(x, prefix + ".norm1", groups, inChannels, config.NormEps, spatial, config.ActFn);
                 h = net.Conv(h, prefix + ".conv1", inChannels, outChannels, 3);
                 int projected = config.ScaleShift ? 2 * outChannels : outChannels;
-                string temb = net.Linear(embAct, prefix + ".time_emb_proj", config.TimeEmbedDim, projected);
-                temb = _g.Node("Unsqueeze", [temb, _g.Int64s(2, 3)]);
+                string temb = net.ChannelVector(net.Linear(embAct, prefix + ".time_emb_proj", config.TimeEmbedDim, projected));
                 if (config.ScaleShift)
                 {
                     h = net.GroupNorm(h, prefix + ".norm2", groups, outChannels, config.NormEps, spatial);
-                    string[] parts = _g.NodeIn("", "Split", [temb, _g.Int64s(outChannels, outChannels)], 2, OnnxAttribute.Int("axis", 1));
+                    string[] parts = _g.NodeIn("", "Split", [temb, _g.Int64s(outChannels, outChannels)], 2, OnnxAttribute.Int("axis", net.ChannelAxis));
                     h = _g.Node("Add", [_g.Node("Mul", [h, _g.Node("Add", [parts[0], _g.Scalar(1f, net.T)])]), parts[1]]);
+                    h = net.Activation(h, config.ActFn);
                 }
                 else
                 {
                     h = _g.Node("Add", [h, temb]);
-                    h = net.GroupNorm(h, prefix + ".norm2", groups, outChannels, config.NormEps, spatial);
+                    h = net.GroupNorm(h, prefix + ".norm2", groups, outChannels, config.NormEps, spatial, config.ActFn);
                 }
-                h = net.Activation(h, config.ActFn);
                 h = net.Conv(h, prefix + ".conv2", outChannels, outChannels, 3);
                 string shortcut = x;
                 if (inChannels != outChannels)
@@ -259,9 +251,7 @@ internal static class UNetGraphBuilder
                 }
                 long headDim = channels / heads;
                 long inner = heads * headDim;
-                string h = net.GroupNorm(x, prefix + ".norm", config.NormNumGroups, channels, TransformerNormEps, spatial);
-                // [B, C, H, W] → [B, HW, C]
-                h = _g.Node("Transpose", [_g.Node("Reshape", [h, _g.Int64s(0, channels, -1)])], OnnxAttribute.Ints("perm", 0, 2, 1));
+                string h = net.ToTokens(net.GroupNorm(x, prefix + ".norm", config.NormNumGroups, channels, TransformerNormEps, spatial), channels);
                 h = config.UseLinearProjection
                     ? net.Linear(h, prefix + ".proj_in", channels, inner)
                     : net.PointwiseAsLinear(h, prefix + ".proj_in", channels, inner);
@@ -271,12 +261,19 @@ internal static class UNetGraphBuilder
                     (h, pendingNorm) = Block(h, pendingNorm, $"{prefix}.transformer_blocks.{b}", inner, heads, headDim,
                         b + 1 < layers ? $"{prefix}.transformer_blocks.{b + 1}.norm1" : null);
                 }
+                if (net.ChannelsLast)
+                {
+                    // The residual is a free view in token form: proj_out, its bias and the residual in one BiasAdd.
+                    string wOut = config.UseLinearProjection
+                        ? net.Weight(prefix + ".proj_out.weight", [channels, inner], transpose: true)
+                        : net.Weight(prefix + ".proj_out.weight", [channels, inner, 1, 1], [channels, inner], transpose: true);
+                    string y = net.BiasAdd(_g.Node("MatMul", [h, wOut]), net.Bias(prefix + ".proj_out", channels), net.ToTokens(x, channels));
+                    return net.FromTokens(y, channels, spatial);
+                }
                 h = config.UseLinearProjection
                     ? net.Linear(h, prefix + ".proj_out", inner, channels)
                     : net.PointwiseAsLinear(h, prefix + ".proj_out", inner, channels);
-                // [B, HW, C] → [B, C, H, W]
-                h = _g.Node("Reshape", [_g.Node("Transpose", [h], OnnxAttribute.Ints("perm", 0, 2, 1)), net.Shape4(spatial, channels)]);
-                return _g.Node("Add", [h, x]);
+                return _g.Node("Add", [net.FromTokens(h, channels, spatial), x]);
             }
         }
 
@@ -306,6 +303,16 @@ internal static class UNetGraphBuilder
         private string SelfAttention(string x, string prefix, long inner, int heads, long headDim, bool upcast)
         {
             string q, k, v;
+            if (net.CudaOps && net.Uses(GraphOptimizations.FusedAttention))
+            {
+                // ORT's packed QKV format (B, S, heads, 3, dh): weights interleaved per head.
+                string w = net.InterleavedPerHead([prefix + ".to_q.weight", prefix + ".to_k.weight", prefix + ".to_v.weight"], heads, headDim, inner);
+                string packed = _g.Node("Reshape", [_g.Node("MatMul", [x, w]), _g.Int64s(0, 0, heads, 3, headDim)]);
+                string fused = net.Emulated
+                    ? net.Attention(Unpack(packed, 0, inner), Unpack(packed, 1, inner), Unpack(packed, 2, inner), heads, headDim, false, false)
+                    : _g.NodeIn(NetBuilder.Contrib, "MultiHeadAttention", [packed], OnnxAttribute.Int("num_heads", heads), OnnxAttribute.Float("scale", (float)(1.0 / Math.Sqrt(headDim))));
+                return _g.Node("MatMul", [fused, net.Weight(prefix + ".to_out.0.weight", [inner, inner], transpose: true)]);
+            }
             if (net.Uses(GraphOptimizations.PackedProjections))
             {
                 string w = net.Concatenated([(prefix + ".to_q.weight", [inner, inner]), (prefix + ".to_k.weight", [inner, inner]), (prefix + ".to_v.weight", [inner, inner])], 0, transpose: true);
@@ -326,6 +333,16 @@ internal static class UNetGraphBuilder
         {
             string q = net.Linear(x, prefix + ".to_q", inner, inner, bias: false);
             string k, v;
+            if (net.CudaOps && net.Uses(GraphOptimizations.FusedAttention))
+            {
+                // ORT's packed KV format (B, L, heads, 2, dh).
+                string w = net.InterleavedPerHead([prefix + ".to_k.weight", prefix + ".to_v.weight"], heads, headDim, cross);
+                string packed = _g.Node("Reshape", [_g.Node("MatMul", [ehs, w]), _g.Int64s(0, 0, heads, 2, headDim)]);
+                string fused = net.Emulated
+                    ? net.Attention(q, Unpack(packed, 0, inner), Unpack(packed, 1, inner), heads, headDim, false, false)
+                    : _g.NodeIn(NetBuilder.Contrib, "MultiHeadAttention", [q, packed], OnnxAttribute.Int("num_heads", heads), OnnxAttribute.Float("scale", (float)(1.0 / Math.Sqrt(headDim))));
+                return _g.Node("MatMul", [fused, net.Weight(prefix + ".to_out.0.weight", [inner, inner], transpose: true)]);
+            }
             if (net.Uses(GraphOptimizations.PackedProjections))
             {
                 string w = net.Concatenated([(prefix + ".to_k.weight", [inner, cross]), (prefix + ".to_v.weight", [inner, cross])], 0, transpose: true);
@@ -341,14 +358,30 @@ internal static class UNetGraphBuilder
             return _g.Node("MatMul", [a, net.Weight(prefix + ".to_out.0.weight", [inner, inner], transpose: true)]);
         }
 
+        /// <summary>Emulation of a packed projection (B, S, heads, n, dh): part <paramref name="index"/> as <c>[B, S, heads·dh]</c>.</summary>
+        private string Unpack(string packed, int index, long inner)
+        {
+            string part = _g.Node("Slice", [packed, _g.Int64s(index), _g.Int64s(index + 1), _g.Int64s(3)]);
+            return _g.Node("Reshape", [part, _g.Int64s(0, 0, inner)]);
+        }
+
         /// <summary>FeedForward with GEGLU: <c>a, g = split(proj(x)); net.2(a · gelu(g))</c>; returns net.2's product
         /// without its bias (the caller adds it, possibly fused).</summary>
         private string FeedForward(string x, string prefix, long inner)
         {
             long hidden = inner * 4;
-            string p = net.Linear(x, prefix + ".net.0.proj", inner, hidden * 2);
-            string[] parts = _g.NodeIn("", "Split", [p, _g.Int64s(hidden, hidden)], 2, OnnxAttribute.Int("axis", -1));
-            string gated = _g.Node("Mul", [parts[0], net.Activation(parts[1], "gelu")]);
+            string gated;
+            if (net.CudaOps)
+            {
+                string projected = _g.Node("MatMul", [x, net.Weight(prefix + ".net.0.proj.weight", [hidden * 2, inner], transpose: true)]);
+                gated = net.BiasSplitGelu(projected, net.Bias(prefix + ".net.0.proj", hidden * 2), hidden);
+            }
+            else
+            {
+                string p = net.Linear(x, prefix + ".net.0.proj", inner, hidden * 2);
+                string[] parts = _g.NodeIn("", "Split", [p, _g.Int64s(hidden, hidden)], 2, OnnxAttribute.Int("axis", -1));
+                gated = _g.Node("Mul", [parts[0], net.Activation(parts[1], "gelu")]);
+            }
             return _g.Node("MatMul", [gated, net.Weight(prefix + ".net.2.weight", [inner, hidden], transpose: true)]);
         }
     }

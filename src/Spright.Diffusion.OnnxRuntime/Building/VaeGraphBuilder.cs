@@ -17,7 +17,7 @@ internal static class VaeGraphBuilder
         int[] ch = config.BlockOutChannels;
         int levels = ch.Length;
         string x = g.Input("sample", net.T, "batch_size", config.InChannels, "sample_height", "sample_width");
-        string h = net.Conv(x, "encoder.conv_in", config.InChannels, ch[0], 3);
+        string h = net.Conv(net.FromGraphLayout(x), "encoder.conv_in", config.InChannels, ch[0], 3);
         string spatial = net.Spatial(h);
         int channels = ch[0];
         for (int i = 0; i < levels; i++)
@@ -41,14 +41,14 @@ internal static class VaeGraphBuilder
         h = MidBlock(net, config, h, "encoder.mid_block", channels, spatial);
         using (g.Scope("encoder.conv_out"))
         {
-            h = net.GroupNorm(h, "encoder.conv_norm_out", config.NormNumGroups, channels, Eps, spatial);
-            h = net.Activation(h, "silu");
+            h = net.GroupNorm(h, "encoder.conv_norm_out", config.NormNumGroups, channels, Eps, spatial, "silu");
             h = net.Conv(h, "encoder.conv_out", channels, 2 * config.LatentChannels, 3);
         }
         if (config.UseQuantConv)
         {
             h = net.Conv(h, "quant_conv", 2 * config.LatentChannels, 2 * config.LatentChannels, 1);
         }
+        h = net.ToGraphLayout(h);
         g.Output(h, "latent_parameters", net.T, "batch_size", 2 * config.LatentChannels, Ratio("sample_height", "/", levels), Ratio("sample_width", "/", levels));
         net.RejectUnused(name => name.StartsWith("decoder.", StringComparison.Ordinal) || name.StartsWith("post_quant_conv.", StringComparison.Ordinal));
     }
@@ -61,7 +61,7 @@ internal static class VaeGraphBuilder
         int levels = ch.Length;
         int latent = config.LatentChannels;
         string z = g.Input("latent_sample", net.T, "batch_size", latent, "latent_height", "latent_width");
-        string h = z;
+        string h = net.FromGraphLayout(z);
         if (config.UsePostQuantConv)
         {
             h = net.Conv(h, "post_quant_conv", latent, latent, 1);
@@ -83,10 +83,7 @@ internal static class VaeGraphBuilder
                 }
                 if (i < levels - 1)
                 {
-                    h = g.Node("Resize", [h, "", g.Floats([1f, 1f, 2f, 2f], OnnxElementType.Float, 4)],
-                        OnnxAttribute.String("mode", "nearest"),
-                        OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
-                        OnnxAttribute.String("nearest_mode", "floor"));
+                    h = net.Upsample2x(h);
                     h = net.Conv(h, $"{prefix}.upsamplers.0.conv", channels, channels, 3);
                     spatial = net.Spatial(h);
                 }
@@ -94,9 +91,8 @@ internal static class VaeGraphBuilder
         }
         using (g.Scope("decoder.conv_out"))
         {
-            h = net.GroupNorm(h, "decoder.conv_norm_out", config.NormNumGroups, channels, Eps, spatial);
-            h = net.Activation(h, "silu");
-            h = net.Conv(h, "decoder.conv_out", channels, config.OutChannels, 3);
+            h = net.GroupNorm(h, "decoder.conv_norm_out", config.NormNumGroups, channels, Eps, spatial, "silu");
+            h = net.ToGraphLayout(net.Conv(h, "decoder.conv_out", channels, config.OutChannels, 3));
         }
         g.Output(h, "sample", net.T, "batch_size", config.OutChannels, Ratio("latent_height", "*", levels), Ratio("latent_width", "*", levels));
         net.RejectUnused(name => name.StartsWith("encoder.", StringComparison.Ordinal) || name.StartsWith("quant_conv.", StringComparison.Ordinal));
@@ -110,11 +106,9 @@ internal static class VaeGraphBuilder
         OnnxGraph g = net.G;
         using (g.Scope(prefix.Split('.')[^2] + "." + prefix.Split('.')[^1]))
         {
-            string h = net.GroupNorm(x, prefix + ".norm1", config.NormNumGroups, inChannels, Eps, spatial);
-            h = net.Activation(h, config.ActFn);
+            string h = net.GroupNorm(x, prefix + ".norm1", config.NormNumGroups, inChannels, Eps, spatial, config.ActFn);
             h = net.Conv(h, prefix + ".conv1", inChannels, outChannels, 3);
-            h = net.GroupNorm(h, prefix + ".norm2", config.NormNumGroups, outChannels, Eps, spatial);
-            h = net.Activation(h, config.ActFn);
+            h = net.GroupNorm(h, prefix + ".norm2", config.NormNumGroups, outChannels, Eps, spatial, config.ActFn);
             h = net.Conv(h, prefix + ".conv2", outChannels, outChannels, 3);
             string shortcut = inChannels != outChannels ? net.Conv(x, prefix + ".conv_shortcut", inChannels, outChannels, 1) : x;
             return g.Node("Add", [shortcut, h]);
@@ -147,15 +141,18 @@ internal static class VaeGraphBuilder
             string kName = old ? ".key" : ".to_k";
             string vName = old ? ".value" : ".to_v";
             string outName = old ? ".proj_attn" : ".to_out.0";
-            string h = net.GroupNorm(x, prefix + ".group_norm", config.NormNumGroups, channels, Eps, spatial);
-            h = g.Node("Transpose", [g.Node("Reshape", [h, g.Int64s(0, channels, -1)])], OnnxAttribute.Ints("perm", 0, 2, 1));
+            string h = net.ToTokens(net.GroupNorm(x, prefix + ".group_norm", config.NormNumGroups, channels, Eps, spatial), channels);
             string q = net.Linear(h, prefix + qName, channels, channels);
             string k = net.Linear(h, prefix + kName, channels, channels);
             string v = net.Linear(h, prefix + vName, channels, channels);
             string a = net.Attention(q, k, v, 1, channels, causal: false, upcast: net.T == OnnxElementType.Float16);
+            if (net.ChannelsLast)
+            {
+                string projected = g.Node("MatMul", [a, net.Weight(prefix + outName + ".weight", [channels, channels], transpose: true)]);
+                return net.FromTokens(net.BiasAdd(projected, net.Bias(prefix + outName, channels), net.ToTokens(x, channels)), channels, spatial);
+            }
             string o = net.Linear(a, prefix + outName, channels, channels);
-            o = g.Node("Reshape", [g.Node("Transpose", [o], OnnxAttribute.Ints("perm", 0, 2, 1)), net.Shape4(spatial, channels)]);
-            return g.Node("Add", [o, x]);
+            return g.Node("Add", [net.FromTokens(o, channels, spatial), x]);
         }
     }
 }

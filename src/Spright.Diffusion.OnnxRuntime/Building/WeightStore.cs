@@ -9,11 +9,26 @@ namespace Spright.Diffusion.OnnxRuntime.Building;
 /// converted, transposed and concatenated.</summary>
 internal abstract class WeightStore
 {
-    /// <summary>Adds the initializer for <paramref name="parts"/> (concatenated along <paramref name="concatAxis"/>, each
-    /// viewed with <paramref name="partDims"/>), optionally transposed (2-D only), in <paramref name="target"/>; returns
-    /// the name of the value holding it.</summary>
+    /// <summary>Adds the initializer for <paramref name="parts"/> (each viewed with <paramref name="partDims"/>, concatenated
+    /// along <paramref name="concatAxis"/>, then viewed as <paramref name="reshape"/> when given, then permuted by
+    /// <paramref name="perm"/> when given), in <paramref name="target"/>; returns the name of the value holding it.</summary>
     public abstract string Add(OnnxGraph graph, string name, IReadOnlyList<WeightRef> parts, IReadOnlyList<long[]> partDims, int concatAxis,
-        bool transpose, OnnxElementType target);
+        long[]? reshape, int[]? perm, OnnxElementType target);
+
+    /// <summary>The dimensions after concatenation, reshape and permutation.</summary>
+    public static long[] ResultDims(IReadOnlyList<long[]> partDims, int concatAxis, long[]? reshape, int[]? perm)
+    {
+        long[] dims = (long[])partDims[0].Clone();
+        for (int i = 1; i < partDims.Count; i++)
+        {
+            dims[concatAxis] += partDims[i][concatAxis];
+        }
+        if (reshape is not null)
+        {
+            dims = reshape;
+        }
+        return perm is null ? dims : perm.Select(p => dims[p]).ToArray();
+    }
 
     /// <summary>The ONNX element type of a safetensors storage type.</summary>
     public static OnnxElementType StorageType(WeightRef weight) => weight.Tensor.DType switch
@@ -83,7 +98,7 @@ internal sealed class InPlaceWeightStore : WeightStore
 
     /// <inheritdoc />
     public override string Add(OnnxGraph graph, string name, IReadOnlyList<WeightRef> parts, IReadOnlyList<long[]> partDims, int concatAxis,
-        bool transpose, OnnxElementType target)
+        long[]? reshape, int[]? perm, OnnxElementType target)
     {
         var values = new string[parts.Count];
         for (int i = 0; i < parts.Count; i++)
@@ -99,7 +114,11 @@ internal sealed class InPlaceWeightStore : WeightStore
             values[i] = StorageType(part) == target ? raw : graph.Node("Cast", [raw], OnnxAttribute.Int("to", (int)target));
         }
         string value = values.Length == 1 ? values[0] : graph.Node("Concat", values, OnnxAttribute.Int("axis", concatAxis));
-        return transpose ? graph.Node("Transpose", [value], OnnxAttribute.Ints("perm", 1, 0)) : value;
+        if (reshape is not null)
+        {
+            value = graph.Node("Reshape", [value, graph.Int64s(reshape)]);
+        }
+        return perm is null ? value : graph.Node("Transpose", [value], OnnxAttribute.Ints("perm", perm.Select(p => (long)p).ToArray()));
     }
 }
 
@@ -125,28 +144,20 @@ internal sealed class WrittenWeightStore : WeightStore
 
     /// <inheritdoc />
     public override string Add(OnnxGraph graph, string name, IReadOnlyList<WeightRef> parts, IReadOnlyList<long[]> partDims, int concatAxis,
-        bool transpose, OnnxElementType target)
+        long[]? reshape, int[]? perm, OnnxElementType target)
     {
         foreach (WeightRef part in parts)
         {
             _ = StorageType(part); // refuses integer weights with a clear message
         }
-        long[] dims = ConcatDims(partDims, concatAxis);
-        if (transpose)
-        {
-            if (dims.Length != 2)
-            {
-                throw new InvalidOperationException("Only 2-D weights are transposed.");
-            }
-            dims = [dims[1], dims[0]];
-        }
+        long[] dims = ResultDims(partDims, concatAxis, reshape, perm);
         long count = 1;
         foreach (long d in dims)
         {
             count *= d;
         }
         long length = count * OnnxElementTypes.Size(target);
-        var segment = new ProtoSegment(length, (stream, ct) => WriteData(stream, parts, partDims, concatAxis, transpose, target, ct));
+        var segment = new ProtoSegment(length, (stream, ct) => WriteData(stream, parts, partDims, concatAxis, reshape, perm, target, ct));
         string initializer = graph.UniqueName(name);
         if (DataFileName is null)
         {
@@ -168,37 +179,28 @@ internal sealed class WrittenWeightStore : WeightStore
         return initializer;
     }
 
-    private static long[] ConcatDims(IReadOnlyList<long[]> partDims, int axis)
-    {
-        long[] dims = (long[])partDims[0].Clone();
-        for (int i = 1; i < partDims.Count; i++)
-        {
-            dims[axis] += partDims[i][axis];
-        }
-        return dims;
-    }
-
-    private static void WriteData(Stream stream, IReadOnlyList<WeightRef> parts, IReadOnlyList<long[]> partDims, int axis, bool transpose,
+    private static void WriteData(Stream stream, IReadOnlyList<WeightRef> parts, IReadOnlyList<long[]> partDims, int axis, long[]? reshape, int[]? perm,
         OnnxElementType target, CancellationToken ct)
     {
-        bool direct = parts.Count == 1 && !transpose && StorageType(parts[0]) == target;
-        if (direct)
+        if (parts.Count == 1 && perm is null)
         {
-            CopyRange(stream, parts[0], ct);
+            // A reshape does not move data: stream (and convert) the bytes as stored.
+            if (StorageType(parts[0]) == target)
+            {
+                CopyRange(stream, parts[0], ct);
+            }
+            else
+            {
+                ConvertStreaming(stream, parts[0], target, ct);
+            }
             return;
         }
-        if (parts.Count == 1 && !transpose)
-        {
-            ConvertStreaming(stream, parts[0], target, ct);
-            return;
-        }
-        // Concatenation and transposition: assemble the whole tensor (one Linear / Conv weight at a time).
+        // Concatenation and permutation: assemble the whole tensor (one Linear / Conv weight at a time).
         float[][] values = parts.Select(p => ReadFloats(p, ct)).ToArray();
         float[] joined = Concat(values, partDims, axis);
-        if (transpose)
+        if (perm is not null)
         {
-            long[] dims = ConcatDims(partDims, axis);
-            joined = Transpose(joined, (int)dims[0], (int)dims[1]);
+            joined = Permute(joined, ResultDims(partDims, axis, reshape, null), perm);
         }
         stream.Write(OnnxGraph.FloatBytes(joined, target));
     }
@@ -228,14 +230,36 @@ internal sealed class WrittenWeightStore : WeightStore
         return result;
     }
 
-    private static float[] Transpose(float[] values, int rows, int cols)
+    /// <summary>A row-major tensor of <paramref name="dims"/> with its axes permuted (numpy transpose).</summary>
+    internal static float[] Permute(float[] values, long[] dims, int[] perm)
     {
-        var result = new float[values.Length];
-        for (int r = 0; r < rows; r++)
+        int rank = dims.Length;
+        var outDims = perm.Select(p => dims[p]).ToArray();
+        var inStrides = new long[rank];
+        long stride = 1;
+        for (int d = rank - 1; d >= 0; d--)
         {
-            for (int c = 0; c < cols; c++)
+            inStrides[d] = stride;
+            stride *= dims[d];
+        }
+        // Walk the output in order; the input index advances by the permuted strides.
+        var step = perm.Select(p => inStrides[p]).ToArray();
+        var result = new float[values.Length];
+        var index = new long[rank];
+        long source = 0;
+        for (long i = 0; i < result.Length; i++)
+        {
+            result[i] = values[source];
+            for (int d = rank - 1; d >= 0; d--)
             {
-                result[(long)c * rows + r] = values[(long)r * cols + c];
+                index[d]++;
+                source += step[d];
+                if (index[d] < outDims[d])
+                {
+                    break;
+                }
+                source -= step[d] * outDims[d];
+                index[d] = 0;
             }
         }
         return result;

@@ -162,14 +162,41 @@ public sealed class UnseenConfigurationTests
         }
     }
 
-    private static float[] RunUNet(TempFolder temp, string folder, GraphOptimizations ops, int batch, int height, int width, int tokens)
+    [Fact]
+    public void UNet_ShortFormConfig_AsSd21AndSprightShipIt_BuildsTheSameGraphAsTheFullForm()
+    {
+        // SD 2.1's unet/config.json (what SPRIGHT's is) names only the keys of diffusers 0.10: every other key takes
+        // diffusers' default. Keep exactly those keys of the tiny model's full config.
+        string[] shortForm =
+        [
+            "_class_name", "_diffusers_version", "act_fn", "attention_head_dim", "block_out_channels", "center_input_sample", "cross_attention_dim",
+            "down_block_types", "downsample_padding", "dual_cross_attention", "flip_sin_to_cos", "freq_shift", "in_channels", "layers_per_block",
+            "mid_block_scale_factor", "norm_eps", "norm_num_groups", "num_class_embeds", "only_cross_attention", "out_channels", "sample_size",
+            "up_block_types", "use_linear_projection", "upcast_attention",
+        ];
+        using var temp = new TempFolder();
+        string folder = temp.Copy(Path.Combine(BuildingTestData.TinySd2, "unet"), "unet");
+        string config = Path.Combine(folder, "config.json");
+        var full = (JsonObject)JsonNode.Parse(File.ReadAllText(config))!;
+        var reduced = new JsonObject();
+        foreach (string key in shortForm)
+        {
+            reduced[key] = full[key]?.DeepClone();
+        }
+        File.WriteAllText(config, reduced.ToJsonString());
+        Assert.False(reduced.ContainsKey("transformer_layers_per_block"));
+        Assert.Equal(RunUNet(temp, Path.Combine(BuildingTestData.TinySd2, "unet"), GraphOptimizations.None, 1, 8, 8, 5, 32),
+            RunUNet(temp, folder, GraphOptimizations.None, 1, 8, 8, 5, 32));
+    }
+
+    private static float[] RunUNet(TempFolder temp, string folder, GraphOptimizations ops, int batch, int height, int width, int tokens, int cross = 24)
     {
         using InferenceSession session = BuildingTestData.Session(DiffusersGraphs.GetOrBuild(DiffusersComponentKind.UNet, folder, BuildingTestData.Options(temp, optimizations: ops)));
         var inputs = new List<NamedOnnxValue>
         {
             BuildingTestData.FloatInput(session, "sample", BuildingTestData.RandomFloats(batch * 4 * height * width, 4), [batch, 4, height, width]),
             NamedOnnxValue.CreateFromTensor("timestep", new DenseTensor<float>(new[] { 501f }, [])),
-            BuildingTestData.FloatInput(session, "encoder_hidden_states", BuildingTestData.RandomFloats(batch * tokens * 24, 6), [batch, tokens, 24]),
+            BuildingTestData.FloatInput(session, "encoder_hidden_states", BuildingTestData.RandomFloats(batch * tokens * cross, 6), [batch, tokens, cross]),
         };
         (float[] data, int[] shape) = BuildingTestData.Run(session, inputs)["out_sample"];
         Assert.Equal([batch, 4, height, width], shape);
