@@ -35,15 +35,6 @@ internal static partial class FileLinks
         }
     }
 
-    /// <summary>Whether two paths are the same file (same volume and inode, as far as .NET can tell: a hard link or the
-    /// very file).</summary>
-    public static bool SameContentIdentity(string a, string b)
-    {
-        var fa = new FileInfo(a);
-        var fb = new FileInfo(b);
-        return fa.Exists && fb.Exists && fa.Length == fb.Length && fa.LastWriteTimeUtc == fb.LastWriteTimeUtc;
-    }
-
     private static void Copy(string source, string destination, CancellationToken cancellationToken)
     {
         using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 20, FileOptions.SequentialScan);

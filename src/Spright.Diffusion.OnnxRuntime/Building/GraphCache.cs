@@ -249,8 +249,16 @@ internal static class GraphCache
         {
             Directory.Move(entry, trash);
         }
+        catch (DirectoryNotFoundException)
+        {
+            return; // another builder removed it first
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            if (!Directory.Exists(entry))
+            {
+                return;
+            }
             throw new ModelLoadException(entry, $"a stale or corrupt graph cache entry cannot be removed: {ex.Message}", ex);
         }
         TryDeleteDirectory(trash);
