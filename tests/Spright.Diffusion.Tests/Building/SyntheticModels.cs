@@ -131,9 +131,15 @@ internal static class SyntheticModels
         string[] up = c["up_block_types"]!.AsArray().Select(n => n!.GetValue<string>()).ToArray();
         long inCh = c["in_channels"]!.GetValue<int>();
         long outCh = c["out_channels"]!.GetValue<int>();
-        long temb = ch[0] * 4;
+        long temb = c["time_embedding_dim"] is JsonValue t ? t.GetValue<int>() : ch[0] * 4;
+        long projected = c["resnet_time_scale_shift"]?.GetValue<string>() == "scale_shift" ? 2 : 1;
+        long kernelIn = c["conv_in_kernel"] is JsonValue ki ? ki.GetValue<int>() : 3;
+        long kernelOut = c["conv_out_kernel"] is JsonValue ko ? ko.GetValue<int>() : 3;
+        string? mid = c.ContainsKey("mid_block_type") ? c["mid_block_type"]?.GetValue<string>() : "UNetMidBlock2DCrossAttn";
+        void Resnet(List<(string, long[])> list, string prefix, long inChannels, long outChannels, long t) =>
+            ResnetBlock(list, prefix, inChannels, outChannels, t, projected);
 
-        Conv(p, "conv_in", inCh, ch[0], 3);
+        Conv(p, "conv_in", inCh, ch[0], kernelIn);
         Linear(p, "time_embedding.linear_1", ch[0], temb);
         Linear(p, "time_embedding.linear_2", temb, temb);
         long output = ch[0];
@@ -154,9 +160,15 @@ internal static class SyntheticModels
                 Conv(p, $"down_blocks.{i}.downsamplers.0.conv", output, output, 3);
             }
         }
-        Resnet(p, "mid_block.resnets.0", ch[^1], ch[^1], temb);
-        Transformer(p, "mid_block.attentions.0", ch[^1], heads[^1], tlpb[^1], cross, linear);
-        Resnet(p, "mid_block.resnets.1", ch[^1], ch[^1], temb);
+        if (mid is not null)
+        {
+            Resnet(p, "mid_block.resnets.0", ch[^1], ch[^1], temb);
+        }
+        if (mid == "UNetMidBlock2DCrossAttn")
+        {
+            Transformer(p, "mid_block.attentions.0", ch[^1], heads[^1], tlpb[^1], cross, linear);
+            Resnet(p, "mid_block.resnets.1", ch[^1], ch[^1], temb);
+        }
         long[] rev = ch.Reverse().ToArray();
         long[] revHeads = heads.Reverse().ToArray();
         long[] revLpb = lpb.Reverse().ToArray();
@@ -184,7 +196,7 @@ internal static class SyntheticModels
             }
         }
         Norm(p, "conv_norm_out", ch[0]);
-        Conv(p, "conv_out", ch[0], outCh, 3);
+        Conv(p, "conv_out", ch[0], outCh, kernelOut);
         return p;
     }
 
@@ -286,13 +298,16 @@ internal static class SyntheticModels
         p.Add(($"{prefix}.bias", [channels]));
     }
 
-    private static void Resnet(List<(string, long[])> p, string prefix, long inChannels, long outChannels, long? temb)
+    private static void Resnet(List<(string, long[])> p, string prefix, long inChannels, long outChannels, long? temb) =>
+        ResnetBlock(p, prefix, inChannels, outChannels, temb, 1);
+
+    private static void ResnetBlock(List<(string, long[])> p, string prefix, long inChannels, long outChannels, long? temb, long projected)
     {
         Norm(p, $"{prefix}.norm1", inChannels);
         Conv(p, $"{prefix}.conv1", inChannels, outChannels, 3);
         if (temb is long t)
         {
-            Linear(p, $"{prefix}.time_emb_proj", t, outChannels);
+            Linear(p, $"{prefix}.time_emb_proj", t, projected * outChannels);
         }
         Norm(p, $"{prefix}.norm2", outChannels);
         Conv(p, $"{prefix}.conv2", outChannels, outChannels, 3);

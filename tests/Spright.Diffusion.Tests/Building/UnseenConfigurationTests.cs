@@ -32,6 +32,28 @@ public sealed class UnseenConfigurationTests
         AssertClose.All(standard, cpu, 1e-4, 1e-4, "standard vs CPU operator set");
     }
 
+    [Theory]
+    [InlineData("mid_block_type", "\"UNetMidBlock2D\"")]
+    [InlineData("mid_block_type", "null")]
+    [InlineData("resnet_time_scale_shift", "\"scale_shift\"")]
+    [InlineData("time_embedding_dim", "40")]
+    [InlineData("conv_in_kernel", "1")]
+    [InlineData("center_input_sample", "true")]
+    [InlineData("act_fn", "\"mish\"")]
+    public void UNet_OtherDiffusersOptions_BuildAndAgreeBetweenOperatorSets(string key, string json)
+    {
+        using var temp = new TempFolder();
+        string folder = temp.Combine("unet");
+        JsonObject config = SyntheticModels.UNetConfig();
+        config[key] = JsonNode.Parse(json);
+        SyntheticModels.Write(folder, "diffusion_pytorch_model.safetensors", config, SyntheticModels.UNetParameters(config), seed: 2);
+        float[] standard = RunUNet(temp, folder, GraphOptimizations.None, 1, 6, 10, 3);
+        Assert.All(standard, v => Assert.True(float.IsFinite(v)));
+        AssertClose.All(standard, RunUNet(temp, folder, GraphOptimizations.CpuDefault, 1, 6, 10, 3), 1e-4, 1e-4, $"{key} standard vs CPU operator set");
+        AssertClose.All(standard, RunUNet(temp, folder, GraphOptimizations.CudaDefault | GraphOptimizations.EmulateCudaOperators, 1, 6, 10, 3), 1e-4, 1e-4,
+            $"{key} standard vs emulated CUDA operator set");
+    }
+
     [Fact]
     public void UNet_HeadsGivenByEitherKeyAndLayersAsIntOrList_BuildTheSameGraph()
     {
