@@ -54,6 +54,12 @@ public sealed record OnnxRuntimeSettings
     /// (<c>$XDG_CACHE_HOME</c>, <c>~/.cache</c>, or LocalApplicationData on Windows).</summary>
     public string? GraphCacheDirectory { get; init; }
 
+    /// <summary>Whether graphs built for the CUDA provider use ONNX Runtime's CUDA-only fused operators (GroupNorm, NhwcConv,
+    /// BiasSplitGelu, BiasAdd, packed-QKV MultiHeadAttention over a channels-last layout), as its Stable Diffusion
+    /// optimizer emits them (default true). Not yet run on a GPU by this project (numerics checked on a CPU emulation);
+    /// false builds the CPU operator set, whose contrib operators the CUDA provider also runs.</summary>
+    public bool CudaFusedOperators { get; init; } = true;
+
     /// <summary>A hook to customise every session's options after the backend has set them; receives the component name
     /// (<c>text_encoder</c>, <c>unet</c>, <c>vae_decoder</c>, <c>vae_encoder</c>) and the options.</summary>
     public Action<string, SessionOptions>? ConfigureSessionOptions { get; init; }

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Logging;
 using Spright.Diffusion.Components;
 using Spright.Diffusion.Configuration;
 using Spright.Diffusion.IO;
+using Spright.Diffusion.OnnxRuntime.Building;
+using Spright.Diffusion.OnnxRuntime.Sessions;
 
 namespace Spright.Diffusion.OnnxRuntime.Loading;
 
@@ -13,10 +15,11 @@ internal readonly record struct GraphSource(string ModelPath, string ConfigDirec
 
 /// <summary>Finds each component's graph: an exported <c>model.onnx</c> in its folder, or a graph built from the
 /// folder's <c>config.json</c> and safetensors (diffusers layout).</summary>
-internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest request, ILogger logger)
+internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest request, OnnxRuntimeSettings settings, ILogger logger)
 {
     private readonly Dictionary<string, string> _paths = new(StringComparer.Ordinal);
     private bool _warnedExportOptions;
+    private GraphBuildOptions? _buildOptions;
 
     /// <summary>The graph file found for <paramref name="component"/> (for messages).</summary>
     public string PathOf(string component) => _paths.GetValueOrDefault(component, component);
@@ -34,12 +37,53 @@ internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest reques
             _paths[component] = exported;
             return new GraphSource(exported, folder, Built: false);
         }
-        if (IsDiffusersFolder(folder))
+        if (DiffusersGraphs.IsDiffusersLayout(folder))
         {
-            throw new ModelLoadException(folder,
-                $"the {component} folder is in the diffusers layout (config.json + safetensors); building its ONNX graph is not available in this build");
+            string built = DiffusersGraphs.GetOrBuild(KindOf(component), folder, BuildOptions(), cancellationToken);
+            _paths[component] = folder;
+            return new GraphSource(built, Path.GetDirectoryName(built)!, Built: true);
         }
         throw new ModelLoadException(exported, $"the {component} graph file is missing (no model.onnx, and no config.json with *.safetensors to build one from)");
+    }
+
+    private static DiffusersComponentKind KindOf(string component) => component switch
+    {
+        "text_encoder" => DiffusersComponentKind.TextEncoder,
+        "unet" => DiffusersComponentKind.UNet,
+        "vae_decoder" => DiffusersComponentKind.VaeDecoder,
+        "vae_encoder" => DiffusersComponentKind.VaeEncoder,
+        _ => throw new ArgumentOutOfRangeException(nameof(component), component, "Unknown component."),
+    };
+
+    /// <summary>How graphs are built for this load: the caller's dtype and variant, the operator set of the provider the
+    /// sessions will run on, and the cache folder of the settings.</summary>
+    private GraphBuildOptions BuildOptions()
+    {
+        if (_buildOptions is not null)
+        {
+            return _buildOptions;
+        }
+        ExecutionProvider provider = settings.ExecutionProvider is ExecutionProvider.Cpu
+            ? ExecutionProvider.Cpu
+            : ProviderResolver.Resolve(settings.ExecutionProvider, logger);
+        (GraphTarget target, GraphOptimizations? optimizations) = provider switch
+        {
+            ExecutionProvider.Cuda when settings.CudaFusedOperators => (GraphTarget.Cuda, (GraphOptimizations?)null),
+            // The CPU operator set's contrib operators (MultiHeadAttention, SkipLayerNormalization, Gelu) have CUDA kernels too.
+            ExecutionProvider.Cuda => (GraphTarget.Cpu, null),
+            // DirectML: standard operators only (its contrib-operator coverage differs; untested here).
+            ExecutionProvider.DirectML => (GraphTarget.Cpu, GraphOptimizations.None),
+            _ => (GraphTarget.Cpu, null),
+        };
+        _buildOptions = new GraphBuildOptions
+        {
+            Dtype = request.Dtype == Dtype.Float16 ? GraphDtype.Float16 : GraphDtype.Float32,
+            Variant = request.Variant,
+            Target = target,
+            Optimizations = optimizations,
+            CacheDirectory = settings.GraphCacheDirectory,
+        };
+        return _buildOptions;
     }
 
     /// <summary>ONNX Runtime opens the graph and its external weights itself: a FIFO among them would block it forever and
@@ -54,10 +98,6 @@ internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest reques
             }
         }
     }
-
-    /// <summary>Whether a component folder holds a diffusers model (config.json + safetensors) rather than an ONNX graph.</summary>
-    public static bool IsDiffusersFolder(string folder) =>
-        File.Exists(Path.Combine(folder, "config.json")) && Directory.EnumerateFiles(folder, "*.safetensors").Any();
 
     /// <summary>An ONNX export fixes its precision and weight files: Dtype and Variant cannot change them.</summary>
     private void WarnIgnoredOptions()

@@ -26,7 +26,7 @@ internal static class OnnxComponentLoader
         }
         string modelPath = request.ModelPath;
         ModelIndex index = ModelIndex.Load(modelPath);
-        var sources = new GraphSources(index, request, logger);
+        var sources = new GraphSources(index, request, settings, logger);
 
         var owned = new List<IDisposable>();
         try

@@ -1,9 +1,9 @@
 using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
-using Spright.Diffusion.Models;
-using Spright.Diffusion.Models.Onnx;
+using Spright.Diffusion.Components;
+using Spright.Diffusion.OnnxRuntime.Components;
 using Spright.Diffusion.OnnxRuntime.Building;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Building;
@@ -82,17 +82,17 @@ public sealed class BuiltComponentParityTests
 
         using (var unet = new OnnxUNet(DiffusersGraphs.GetOrBuild(DiffusersComponentKind.UNet, Path.Combine(sd2, "unet"), options)))
         {
-            Assert.Equal(4, unet.InChannels);
-            Assert.Equal(32, unet.CrossAttentionDim);
+            Assert.Equal(4, unet.Info.InChannels);
+            Assert.Equal(32, unet.Info.CrossAttentionDim);
             // 154 tokens: a weighted prompt's two chunks; the sequence axis must be dynamic.
             foreach (int tokens in new[] { 77, 154 })
             {
-                using IUNetRunner runner = unet.CreateRunner(new UNetShape(2, 4, 16, 16, tokens, 32));
+                using IUNetRunner runner = unet.RentRunner(new UNetShape(2, 4, 16, 16, tokens, 32));
                 float[] ehs = Npy.Load(BuildingTestData.Sd2Reference("unet", "encoder_hidden_states.npy")).AsFloat32();
                 float[] wide = tokens == 77 ? ehs : Enumerable.Range(0, 2).SelectMany(b => ehs.AsSpan(b * 77 * 32, 77 * 32).ToArray().Concat(ehs.AsSpan(b * 77 * 32, 77 * 32).ToArray())).ToArray();
                 Npy.Load(BuildingTestData.Sd2Reference("unet", "sample.npy")).AsFloat32().CopyTo(runner.Sample);
                 wide.CopyTo(runner.EncoderHiddenStates);
-                runner.Run(Npy.Load(BuildingTestData.Sd2Reference("unet", "timestep.npy")).AsFloat32()[0]);
+                runner.Run(Npy.Load(BuildingTestData.Sd2Reference("unet", "timestep.npy")).AsFloat32()[0], UNetRunHints.None, CancellationToken.None);
                 if (tokens == 77)
                 {
                     AssertClose.All(Npy.Load(BuildingTestData.Sd2Reference("unet", "out_sample.npy")).AsFloat32(), runner.Output, Tolerance, Tolerance, "unet");

@@ -4,7 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Spright.Diffusion.OnnxRuntime.Building;
 using Spright.Diffusion.Pipelines;
-using Spright.Diffusion.Tensors;
+using Spright.Diffusion.Numerics;
 using Spright.Diffusion.Tests.Infrastructure;
 using Spright.Diffusion.Tests.Pipelines;
 
@@ -76,7 +76,7 @@ public sealed class OptimumExportTests
         PipelineReferenceCase c = PipelineReferenceCase.Load("01_default_ddim");
         using var pipe = (StableDiffusionPipelineBase)DiffusionPipeline.FromPretrained(output);
         c.ConfigureScheduler(pipe);
-        using StableDiffusionPipelineOutput result = pipe.Generate(c.Options());
+        StableDiffusionPipelineOutput result = pipe.Generate(c.Options());
         AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), result.Latents.AsSpan(), 5e-4, 0, "final latents");
         AssertClose.All(c.Npy("image.npy").AsFloat32(), result.ImageArray!.AsSpan(), 5e-4, 0, "image");
     }
