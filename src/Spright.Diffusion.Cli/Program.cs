@@ -30,8 +30,9 @@ try
         "tokenize" => TokenizeCommand.Run(rest, cancellation.Token),
         "bench" => BenchCommand.Run(rest, cancellation.Token),
         "download" => DownloadCommand.Run(rest, cancellation.Token),
+        "embed" => EmbedCommand.Run(rest, cancellation.Token),
         "--version" or "version" => Version(),
-        _ => throw new UsageException($"unknown command '{command}'; commands: generate, tokenize, bench, download"),
+        _ => throw new UsageException($"unknown command '{command}'; commands: generate, embed, tokenize, bench, download"),
     };
 }
 catch (UsageException ex)

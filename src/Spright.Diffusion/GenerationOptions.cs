@@ -57,6 +57,17 @@ public abstract record GenerationOptions
     /// <summary>Precomputed negative embeddings, same shape as <see cref="PromptEmbeds"/>.</summary>
     public Tensor<float>? NegativePromptEmbeds { get; init; }
 
+    /// <summary>How prompt text is read (default <see cref="Prompts.PromptWeighting.None"/>: diffusers' truncation to the
+    /// tokenizer's 77 tokens). <see cref="Prompts.PromptWeighting.Lpw"/> and <see cref="Prompts.PromptWeighting.Compel"/>
+    /// read weights and encode long prompts in chunks, as diffusers' lpw pipeline and compel do, with their default
+    /// options (give <see cref="PromptEncoder"/> for other options).</summary>
+    public Prompts.PromptWeighting PromptWeighting { get; init; }
+
+    /// <summary>A prompt encoder of the caller's (its own syntax, or <see cref="Prompts.LpwPromptEncoder"/> /
+    /// <see cref="Prompts.CompelPromptEncoder"/> with non-default options); when set, <see cref="PromptWeighting"/>
+    /// must stay <see cref="Prompts.PromptWeighting.None"/>.</summary>
+    public Prompts.IPromptEncoder? PromptEncoder { get; init; }
+
     /// <summary>What to return (default <see cref="OutputType.Image"/>).</summary>
     public OutputType OutputType { get; init; } = OutputType.Image;
 

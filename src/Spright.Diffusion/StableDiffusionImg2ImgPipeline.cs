@@ -145,7 +145,7 @@ public sealed class StableDiffusionImg2ImgPipeline : StableDiffusionPipelineBase
         int images = plan.Images;
 
         PromptEmbeddings embeds = PromptEncodingStage.Encode(model, options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
-            options.PromptEmbeds, options.NegativePromptEmbeds, cancellationToken);
+            options.PromptEmbeds, options.NegativePromptEmbeds, CallPlanner.PromptEncoderOf(options), Logger, cancellationToken);
 
         IScheduler scheduler = PrepareScheduler(model, options);
         // get_timesteps: keep the last int(steps·strength) steps.

@@ -101,7 +101,7 @@ public sealed class StableDiffusionPipeline : StableDiffusionPipelineBase
         (TorchGenerator generator, ulong? seed) = CreateGenerator(options);
 
         PromptEmbeddings embeds = PromptEncodingStage.Encode(model, options.Prompt, plan.ImagesPerPrompt, plan.Guided, options.NegativePrompt,
-            options.PromptEmbeds, options.NegativePromptEmbeds, cancellationToken);
+            options.PromptEmbeds, options.NegativePromptEmbeds, CallPlanner.PromptEncoderOf(options), Logger, cancellationToken);
 
         IScheduler scheduler;
         float[] latents;

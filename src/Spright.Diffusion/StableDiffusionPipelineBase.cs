@@ -110,14 +110,25 @@ public abstract class StableDiffusionPipelineBase : DiffusionPipeline
     /// <param name="numImagesPerPrompt">Images per prompt (each prompt's rows are repeated that many times).</param>
     /// <param name="doClassifierFreeGuidance">Whether to encode the negative prompts too.</param>
     /// <param name="negativePrompts">Negative prompts, one per prompt (null: empty ones).</param>
+    /// <param name="promptEncoder">How the texts are read: null for diffusers' plain truncation, else e.g.
+    /// <c>PromptEncoders.Create(PromptWeighting.Lpw)</c> or a host's own <see cref="Prompts.IPromptEncoder"/>. The
+    /// result can be passed as <see cref="GenerationOptions.PromptEmbeds"/> / <see cref="GenerationOptions.NegativePromptEmbeds"/>.</param>
     /// <param name="cancellationToken">Stops the text encoder.</param>
-    /// <returns>The embeddings.</returns>
+    /// <returns>The embeddings, [prompts × images, tokens, hidden] per side.</returns>
+    /// <exception cref="ArgumentException">A prompt is over <see cref="Tokenization.PromptLimits"/>, the negative prompts
+    /// are not one per prompt, or the encoder's output does not fit the model.</exception>
     public PromptEmbeddings EncodePrompt(IReadOnlyList<string> prompts, int numImagesPerPrompt = 1, bool doClassifierFreeGuidance = true,
-        IReadOnlyList<string>? negativePrompts = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<string>? negativePrompts = null, Prompts.IPromptEncoder? promptEncoder = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0 || prompts.Any(p => p is null))
+        {
+            throw new ArgumentException("Give at least one prompt, none of them null.", nameof(prompts));
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(numImagesPerPrompt, 1);
         using CallLease lease = EnterCall();
-        return PromptEncodingStage.Encode(Snapshot(), prompts, numImagesPerPrompt, doClassifierFreeGuidance, negativePrompts, null, null, cancellationToken);
+        return PromptEncodingStage.Encode(Snapshot(), prompts, numImagesPerPrompt, doClassifierFreeGuidance, negativePrompts, null, null,
+            promptEncoder, Logger, cancellationToken);
     }
 
     /// <summary>Decodes latents (as returned with <see cref="OutputType.Latent"/>) into images: divides by the VAE scaling

@@ -54,6 +54,15 @@ internal static class CommonOptions
         string other => throw new UsageException($"--dtype must be fp32 or fp16; got '{other}'"),
     };
 
+    /// <summary>--prompt-weighting none | lpw | compel (default none).</summary>
+    public static Prompts.PromptWeighting PromptWeighting(ArgReader args) => (args.String("--prompt-weighting") ?? "none").ToLowerInvariant() switch
+    {
+        "none" => Prompts.PromptWeighting.None,
+        "lpw" => Prompts.PromptWeighting.Lpw,
+        "compel" => Prompts.PromptWeighting.Compel,
+        string other => throw new UsageException($"--prompt-weighting must be none, lpw or compel; got '{other}'"),
+    };
+
     public static ExecutionProvider Provider(ArgReader args) => (args.String("--provider") ?? "cpu").ToLowerInvariant() switch
     {
         "cpu" => ExecutionProvider.Cpu,

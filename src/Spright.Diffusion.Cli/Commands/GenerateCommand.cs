@@ -15,7 +15,7 @@ internal static class GenerateCommand
     [
         .. CommonOptions.ModelValueOptions, "--prompt", "--negative-prompt", "--steps", "--guidance", "--guidance-rescale", "--eta", "--seed",
         "--width", "--height", "--num-images", "--scheduler", "--scheduler-option", "--provider", "--device-id",
-        "--output", "--save-npy", "--save-latents", "--init-image", "--strength",
+        "--output", "--save-npy", "--save-latents", "--init-image", "--strength", "--prompt-weighting",
     ];
 
     private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--ftfy", "--quiet", "--verbose", "--vae-tiling", "--vae-slicing"];
@@ -69,6 +69,7 @@ internal static class GenerateCommand
             NumImagesPerPrompt = args.Int("--num-images", 1, 64) ?? 1,
             VaeTiling = args.Flag("--vae-tiling") ? true : null,
             VaeSlicing = args.Flag("--vae-slicing") ? true : null,
+            PromptWeighting = CommonOptions.PromptWeighting(args),
         };
         if (image is not null)
         {
@@ -180,7 +181,7 @@ internal static class GenerateCommand
 
     /// <summary>Refuses output paths that cannot be written before any work starts: a missing or read-only folder,
     /// a path that is a folder, or two outputs naming the same file.</summary>
-    private static void CheckOutputs((string Option, string? Path)[] outputs, int images)
+    internal static void CheckOutputs((string Option, string? Path)[] outputs, int images)
     {
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         var checkedFolders = new HashSet<string>(StringComparer.Ordinal);
@@ -232,7 +233,7 @@ internal static class GenerateCommand
     private static List<KeyValuePair<string, object?>> Overrides(List<KeyValuePair<string, string>> options) =>
         options.Select(kv => new KeyValuePair<string, object?>(kv.Key, SchedulerConfig.Empty.WithText(kv.Key, kv.Value)[kv.Key])).ToList();
 
-    private static string OneLine(Exception ex)
+    internal static string OneLine(Exception ex)
     {
         string message = ex.Message;
         if (ex is ArgumentException { ParamName: { } name })

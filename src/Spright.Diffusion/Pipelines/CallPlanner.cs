@@ -36,9 +36,19 @@ internal static class CallPlanner
         {
             throw new ArgumentException("Prompts must not be null.", nameof(options.Prompt));
         }
+        if (!Enum.IsDefined(options.PromptWeighting))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options.PromptWeighting), options.PromptWeighting, "PromptWeighting must be None, Lpw or Compel.");
+        }
+        if (options.PromptEncoder is not null && options.PromptWeighting != Prompts.PromptWeighting.None)
+        {
+            throw new ArgumentException("Set either PromptWeighting or PromptEncoder, not both.", nameof(options.PromptEncoder));
+        }
+        // Weighting syntax (brackets) is removed before the tokenizer sees words, so only the length is checked then.
+        bool plain = PromptEncoderOf(options) is null;
         foreach (string prompt in options.Prompt ?? [])
         {
-            PromptLimits.Check(prompt, nameof(options.Prompt));
+            CheckPrompt(prompt, nameof(options.Prompt), plain);
         }
         if (options.NegativePrompt is not null && options.NegativePromptEmbeds is not null)
         {
@@ -50,7 +60,7 @@ internal static class CallPlanner
         }
         foreach (string negative in options.NegativePrompt ?? [])
         {
-            PromptLimits.Check(negative, nameof(options.NegativePrompt));
+            CheckPrompt(negative, nameof(options.NegativePrompt), plain);
         }
         if (!Enum.IsDefined(options.OutputType))
         {
@@ -135,6 +145,30 @@ internal static class CallPlanner
         if (options.Sigmas?.Any(s => !float.IsFinite(s)) == true)
         {
             throw new ArgumentException("Custom sigmas must be finite.", nameof(options.Sigmas));
+        }
+    }
+
+    /// <summary>The prompt encoder a call uses: its own, the library's for its weighting mode, or null for diffusers'
+    /// plain truncation (the pipeline's own batched path).</summary>
+    public static Prompts.IPromptEncoder? PromptEncoderOf(GenerationOptions options) => options.PromptEncoder ?? options.PromptWeighting switch
+    {
+        Prompts.PromptWeighting.Lpw => DefaultLpw,
+        Prompts.PromptWeighting.Compel => DefaultCompel,
+        _ => null,
+    };
+
+    private static readonly Prompts.IPromptEncoder DefaultLpw = Prompts.PromptEncoders.Create(Prompts.PromptWeighting.Lpw);
+    private static readonly Prompts.IPromptEncoder DefaultCompel = Prompts.PromptEncoders.Create(Prompts.PromptWeighting.Compel);
+
+    private static void CheckPrompt(string prompt, string name, bool plain)
+    {
+        if (plain)
+        {
+            PromptLimits.Check(prompt, name);
+        }
+        else
+        {
+            PromptLimits.CheckLength(prompt, name, name);
         }
     }
 

@@ -3,6 +3,8 @@ using System.Numerics.Tensors;
 using Spright.Diffusion.Components;
 using Spright.Diffusion.Diagnostics;
 using Spright.Diffusion.Numerics;
+using Spright.Diffusion.Prompts;
+using Microsoft.Extensions.Logging;
 
 namespace Spright.Diffusion.Pipelines;
 
@@ -15,10 +17,22 @@ internal static class PromptEncodingStage
 {
     public static PromptEmbeddings Encode(PipelineSnapshot model, IReadOnlyList<string>? prompts, int numImagesPerPrompt, bool guided,
         IReadOnlyList<string>? negativePrompts, Tensor<float>? promptEmbeds, Tensor<float>? negativePromptEmbeds, CancellationToken cancellationToken)
+        => Encode(model, prompts, numImagesPerPrompt, guided, negativePrompts, promptEmbeds, negativePromptEmbeds, null, null, cancellationToken);
+
+    /// <summary>As above; with <paramref name="encoder"/> (prompt weighting, a host's syntax) the texts go through it
+    /// instead of the plain truncating path.</summary>
+    public static PromptEmbeddings Encode(PipelineSnapshot model, IReadOnlyList<string>? prompts, int numImagesPerPrompt, bool guided,
+        IReadOnlyList<string>? negativePrompts, Tensor<float>? promptEmbeds, Tensor<float>? negativePromptEmbeds,
+        IPromptEncoder? encoder, ILogger? logger, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numImagesPerPrompt, 1);
         bool needsEncoder = promptEmbeds is null || (guided && negativePromptEmbeds is null);
         using IDisposable? hold = needsEncoder ? model.TextEncoder.Acquire() : null;
+        if (encoder is not null && needsEncoder)
+        {
+            (Tensor<float> p, Tensor<float>? n) = EncodeWith(encoder, model, prompts, guided, negativePrompts, promptEmbeds, negativePromptEmbeds, logger, cancellationToken);
+            return new PromptEmbeddings(Repeat(p, numImagesPerPrompt), n is null ? null : Repeat(n, numImagesPerPrompt));
+        }
         Tensor<float> positive;
         Tensor<float>? negative = null;
         if (promptEmbeds is null && guided && negativePromptEmbeds is null)
@@ -62,6 +76,65 @@ internal static class PromptEncodingStage
         }
 
         return new PromptEmbeddings(Repeat(positive, numImagesPerPrompt), negative is null ? null : Repeat(negative, numImagesPerPrompt));
+    }
+
+    /// <summary>The texts of a call through a prompt encoder: the prompts and (guided, without negative embeddings) the
+    /// negative prompts in one batch; given embeddings are used as they are. The encoder's output is checked against
+    /// the model (a host's encoder may be wrong), and against a UNet graph whose sequence axis is fixed.</summary>
+    private static (Tensor<float> Positive, Tensor<float>? Negative) EncodeWith(IPromptEncoder encoder, PipelineSnapshot model,
+        IReadOnlyList<string>? prompts, bool guided, IReadOnlyList<string>? negativePrompts, Tensor<float>? promptEmbeds,
+        Tensor<float>? negativePromptEmbeds, ILogger? logger, CancellationToken cancellationToken)
+    {
+        var context = new PromptEncoderContext(model.Tokenizer, model.TextEncoder, logger);
+        long start = Stopwatch.GetTimestamp();
+        Tensor<float> positive;
+        Tensor<float>? negative = negativePromptEmbeds;
+        using (Telemetry.Start(DiffusionDiagnostics.Activities.TextEncoder))
+        {
+            if (promptEmbeds is null)
+            {
+                IReadOnlyList<string> texts = prompts ?? throw new ArgumentNullException(nameof(prompts), "Pass prompts or prompt embeddings.");
+                IReadOnlyList<string>? uncond = guided && negativePromptEmbeds is null ? NegativeTexts(negativePrompts, texts.Count) : null;
+                PromptEmbeddings encoded = encoder.Encode(texts, uncond, context, cancellationToken);
+                positive = CheckEncoded(encoded.PromptEmbeds, texts.Count, model, "prompt embeddings");
+                if (uncond is not null)
+                {
+                    negative = CheckEncoded(encoded.NegativePromptEmbeds
+                        ?? throw new ArgumentException("The prompt encoder returned no negative prompt embeddings for negative prompts.", nameof(GenerationOptions.PromptEncoder)),
+                        texts.Count, model, "negative prompt embeddings");
+                }
+            }
+            else
+            {
+                positive = promptEmbeds;
+                int batch = (int)positive.Lengths[0];
+                negative = CheckEncoded(encoder.Encode(NegativeTexts(negativePrompts, batch), null, context, cancellationToken).PromptEmbeds,
+                    batch, model, "negative prompt embeddings");
+            }
+        }
+        Telemetry.Record("text_encoder", start);
+        if (negative is not null && !negative.Lengths.SequenceEqual(positive.Lengths))
+        {
+            throw new ArgumentException($"Negative prompt embeddings [{string.Join(", ", negative.Shape())}] must have the shape of the prompt embeddings " +
+                $"[{string.Join(", ", positive.Shape())}] (encode both sides with the same prompt weighting).", nameof(negativePromptEmbeds));
+        }
+        return (positive, negative);
+    }
+
+    private static Tensor<float> CheckEncoded(Tensor<float> embeds, int batch, PipelineSnapshot model, string what)
+    {
+        if (embeds.Rank != 3 || embeds.Lengths[0] != batch || (model.HiddenSize is int hidden && embeds.Lengths[2] != hidden))
+        {
+            throw new ArgumentException($"The prompt encoder returned {what} of shape [{string.Join(", ", embeds.Shape())}]; expected [{batch}, tokens, {model.HiddenSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "hidden"}].",
+                nameof(GenerationOptions.PromptEncoder));
+        }
+        if (model.Unet.Info.FixedSequenceLength is int fixedLength && embeds.Lengths[1] != fixedLength)
+        {
+            throw new ArgumentException($"The weighted prompt encodes to {embeds.Lengths[1]} tokens but this UNet graph takes exactly {fixedLength} " +
+                "(its sequence axis is fixed): shorten the prompt, use PromptWeighting.None, or a model whose UNet has a dynamic sequence axis.",
+                nameof(GenerationOptions.PromptWeighting));
+        }
+        return embeds;
     }
 
     /// <summary>The negative prompts of a guided call: the given ones (one per prompt) or empty strings.</summary>
