@@ -5,12 +5,13 @@ namespace Spright.Diffusion.OnnxRuntime.Building;
 /// self-attention, final LayerNorm, and the pooled row (<c>eos_token_id == 2</c>: argmax of the ids, the legacy rule;
 /// otherwise the first position holding <c>eos_token_id</c>). I/O as optimum's clip-text export: <c>input_ids</c> int64
 /// [batch_size, sequence_length] → <c>last_hidden_state</c> [batch_size, sequence_length, hidden], <c>pooler_output</c>
-/// [batch_size, hidden].
+/// [batch_size, hidden]; with <c>attentionMask</c> also <c>attention_mask</c> int64 [batch_size, sequence_length]
+/// (transformers' padding mask: 0 hides a key from every query, added to the causal mask).
 /// </summary>
 internal static class ClipTextGraphBuilder
 {
     /// <summary>Builds the graph into <paramref name="net"/>.</summary>
-    public static void Build(NetBuilder net, ClipTextConfig config)
+    public static void Build(NetBuilder net, ClipTextConfig config, bool attentionMask = false)
     {
         OnnxGraph g = net.G;
         long d = config.HiddenSize;
@@ -19,15 +20,24 @@ internal static class ClipTextGraphBuilder
         string p = net.Has("text_model.embeddings.token_embedding.weight") ? "text_model." : "";
 
         string ids = g.Input("input_ids", OnnxElementType.Int64, "batch_size", "sequence_length");
+        string? maskInput = attentionMask ? g.Input("attention_mask", OnnxElementType.Int64, "batch_size", "sequence_length") : null;
         string h;
         string? causalMask = null;
+        string? keyPaddingMask = null;
         using (g.Scope("embeddings"))
         {
             string tokens = g.Node("Gather", [net.Weight(p + "embeddings.token_embedding.weight", [config.VocabSize, d]), ids], OnnxAttribute.Int("axis", 0));
             string length = g.Node("Shape", [ids], OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 2));
             string positions = g.Node("Slice", [net.Weight(p + "embeddings.position_embedding.weight", [config.MaxPositions, d]), g.Int64s(0), length, g.Int64s(0)]);
             h = g.Node("Add", [tokens, positions]);
-            if (!net.Uses(GraphOptimizations.FusedAttention))
+            if (net.Uses(GraphOptimizations.FusedAttention))
+            {
+                if (maskInput is not null)
+                {
+                    keyPaddingMask = net.Cast(maskInput, OnnxElementType.Int32);
+                }
+            }
+            else
             {
                 // [S, S]: 0 on and below the diagonal, the dtype's lowest value above (transformers' causal mask).
                 int n = config.MaxPositions;
@@ -42,6 +52,13 @@ internal static class ClipTextGraphBuilder
                 }
                 string full = g.Floats(mask, net.T, n, n);
                 causalMask = g.Node("Slice", [full, g.Int64s(0, 0), g.Node("Concat", [length, length], OnnxAttribute.Int("axis", 0)), g.Int64s(0, 1)]);
+                if (maskInput is not null)
+                {
+                    // [B, 1, 1, S]: the lowest value where a key is masked, added to the causal mask as transformers does.
+                    string hidden = g.Node("Sub", [g.Scalar(1f, net.T), net.Cast(maskInput, net.T)]);
+                    string padding = g.Node("Mul", [hidden, g.Scalar(lowest, net.T)]);
+                    causalMask = g.Node("Add", [causalMask, g.Node("Unsqueeze", [padding, g.Int64s(1, 2)])]);
+                }
             }
         }
 
@@ -55,7 +72,7 @@ internal static class ClipTextGraphBuilder
             string lp = $"{p}encoder.layers.{layer}";
             using (g.Scope($"layers.{layer}"))
             {
-                string attention = SelfAttention(net, normed, $"{lp}.self_attn", d, heads, dh, causalMask);
+                string attention = SelfAttention(net, normed, $"{lp}.self_attn", d, heads, dh, causalMask, keyPaddingMask);
                 (h, normed) = net.AddAndLayerNorm(h, attention, net.Bias($"{lp}.self_attn.out_proj", d), $"{lp}.layer_norm2", d, config.LayerNormEps);
                 string fc1 = net.Linear(normed, $"{lp}.mlp.fc1", d, config.IntermediateSize);
                 string act = net.Activation(fc1, config.HiddenAct);
@@ -80,7 +97,7 @@ internal static class ClipTextGraphBuilder
         net.RejectUnused(name => name.EndsWith("position_ids", StringComparison.Ordinal));
     }
 
-    private static string SelfAttention(NetBuilder net, string x, string prefix, long d, int heads, long dh, string? causalMask)
+    private static string SelfAttention(NetBuilder net, string x, string prefix, long d, int heads, long dh, string? causalMask, string? keyPaddingMask)
     {
         OnnxGraph g = net.G;
         string q, k, v;
@@ -112,7 +129,7 @@ internal static class ClipTextGraphBuilder
                 bias = net.Concatenated([($"{prefix}.q_proj.bias", [d]), ($"{prefix}.k_proj.bias", [d]), ($"{prefix}.v_proj.bias", [d])], 0, transpose: false);
             }
         }
-        string attention = net.Attention(q, k, v, heads, dh, causal: true, upcast: false, bias, causalMask);
+        string attention = net.Attention(q, k, v, heads, dh, causal: true, upcast: false, bias, causalMask, keyPaddingMask);
         return g.Node("MatMul", [attention, net.Weight($"{prefix}.out_proj.weight", [d, d], transpose: true)]);
     }
 }

@@ -35,7 +35,7 @@ internal static class ComponentGraphBuilder
                     ClipTextConfig clip = ClipTextConfig.Read(config);
                     var graph = new OnnxGraph("text_encoder", Opset);
                     var net = new NetBuilder(graph, weights, store, type, optimizations);
-                    ClipTextGraphBuilder.Build(net, clip);
+                    ClipTextGraphBuilder.Build(net, clip, options.TextEncoderAttentionMask);
                     return new BuiltGraph(graph, weights, configPath, type);
                 }
             case DiffusersComponentKind.UNet:

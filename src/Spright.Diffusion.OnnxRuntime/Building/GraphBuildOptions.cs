@@ -84,6 +84,11 @@ internal sealed record GraphBuildOptions
     /// <summary>The graph cache folder; null = <see cref="CacheEnvironmentVariable"/>, else the user's cache folder.</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>Whether a built text encoder takes transformers' <c>attention_mask</c> (int64 [batch, sequence], 1 =
+    /// attend) beside <c>input_ids</c>: the pipelines' graphs do (compel's down-weighting masks tokens; plain prompts pass
+    /// ones), an optimum-layout export does not (optimum feeds input_ids only).</summary>
+    public bool TextEncoderAttentionMask { get; init; }
+
     /// <summary>The operator choices in effect.</summary>
     public GraphOptimizations EffectiveOptimizations =>
         Optimizations ?? (Target == GraphTarget.Cuda ? GraphOptimizations.CudaDefault : GraphOptimizations.CpuDefault);

@@ -167,6 +167,7 @@ internal static class GraphCache
             ["target"] = options.Target.ToString(),
             ["optimizations"] = ((int)options.EffectiveOptimizations).ToString(CultureInfo.InvariantCulture),
             ["variant"] = options.Variant,
+            ["attention_mask"] = kind == DiffusersComponentKind.TextEncoder && options.TextEncoderAttentionMask,
             ["config_sha256"] = Convert.ToHexStringLower(SHA256.HashData(configBytes)),
             ["weights"] = files,
         };

@@ -386,16 +386,23 @@ internal sealed class NetBuilder
     /// heads merged. <paramref name="bias"/> (q, k, v biases concatenated) is added to the projections first.
     /// <paramref name="causal"/> masks keys after the query (CLIP). <paramref name="upcast"/> computes the scores and
     /// softmax in float32 in a float16 graph (diffusers' upcast_attention / upcast_softmax).
+    /// For the fused form, <paramref name="keyPaddingMask"/> is an int32 <c>[B, L]</c> mask of the keys (0 = masked); the
+    /// unfused form takes the padding inside <paramref name="causalMask"/>.
     /// </summary>
-    public string Attention(string q, string k, string v, int heads, long headDim, bool causal, bool upcast, string? bias = null, string? causalMask = null)
+    public string Attention(string q, string k, string v, int heads, long headDim, bool causal, bool upcast, string? bias = null, string? causalMask = null,
+        string? keyPaddingMask = null)
     {
         float scale = (float)(1.0 / Math.Sqrt(headDim));
         if (Uses(GraphOptimizations.FusedAttention))
         {
             var inputs = new List<string> { q, k, v };
-            if (bias is not null)
+            if (bias is not null || keyPaddingMask is not null)
             {
-                inputs.Add(bias);
+                inputs.Add(bias ?? "");
+            }
+            if (keyPaddingMask is not null)
+            {
+                inputs.Add(keyPaddingMask);
             }
             var attributes = new List<OnnxAttribute> { OnnxAttribute.Int("num_heads", heads), OnnxAttribute.Float("scale", scale) };
             if (causal)

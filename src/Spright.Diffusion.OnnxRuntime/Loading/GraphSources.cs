@@ -82,6 +82,7 @@ internal sealed class GraphSources(ModelIndex index, ComponentLoadRequest reques
             Target = target,
             Optimizations = optimizations,
             CacheDirectory = settings.GraphCacheDirectory,
+            TextEncoderAttentionMask = true,
         };
         return _buildOptions;
     }

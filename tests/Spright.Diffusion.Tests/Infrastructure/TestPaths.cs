@@ -14,6 +14,12 @@ internal static class TestPaths
     /// <summary>The bundled optimum-layout fp32 tiny SD2 model (also the CLI's default model).</summary>
     public static string TinyModel => Path.Combine(RepoRoot, "samples", "models", "tiny-sd2");
 
+    /// <summary>The tiny SD2 (SPRIGHT architecture) diffusers folder: config.json + safetensors, graphs built at load.</summary>
+    public static string TinySd2Diffusers => Path.Combine(TestData, "models", "tiny-sd2-diffusers");
+
+    /// <summary>The tiny SD 1.x diffusers folder (3-level UNet, quick_gelu CLIP, fp16 variant files).</summary>
+    public static string TinySd1Diffusers => Path.Combine(TestData, "models", "tiny-sd1-diffusers");
+
     public static string LegacyModel => Path.Combine(TestData, "models", "tiny-sd2-onnx-legacy");
 
     public static string Fp16Model => Path.Combine(TestData, "models", "tiny-sd2-onnx-fp16");

@@ -17,7 +17,7 @@ public sealed class PipelineParityTests
     public static TheoryData<string, string> Fp32Cases()
     {
         var data = new TheoryData<string, string>();
-        foreach (string layout in new[] { "optimum", "legacy" })
+        foreach (string layout in new[] { "optimum", "legacy", "diffusers" })
         {
             foreach (string c in AllCases)
             {
@@ -51,12 +51,30 @@ public sealed class PipelineParityTests
 
     private static readonly string[] AllCases = [.. DdimCases, "06_euler", "07_euler_ancestral", "08_dpmpp_karras"];
 
+    public static TheoryData<string> Sd1Cases() => new("v1_pndm_default", "v2_odd_104x168_ddim", "v3_img2img_strength0.5");
+
     [Theory]
     [MemberData(nameof(Fp32Cases))]
     public void MatchesDiffusersWithinTolerance(string caseName, string layout)
     {
-        PipelineReferenceCase c = PipelineReferenceCase.Load(caseName);
-        string model = layout == "legacy" ? TestPaths.LegacyModel : TestPaths.TinyModel;
+        string model = layout switch
+        {
+            "legacy" => TestPaths.LegacyModel,
+            "diffusers" => TestPaths.TinySd2Diffusers,
+            _ => TestPaths.TinyModel,
+        };
+        AssertMatchesReference(PipelineReferenceCase.Load(caseName), model, layout);
+    }
+
+    /// <summary>The SD 1.x family from its diffusers folder, graphs built at load (3-level UNet, PNDM, an odd 13×21
+    /// latent size through the upsample-to-the-skip's-size path, image-to-image).</summary>
+    [Theory]
+    [MemberData(nameof(Sd1Cases))]
+    public void Sd1DiffusersFolderMatchesDiffusersWithinTolerance(string caseName) =>
+        AssertMatchesReference(PipelineReferenceCase.LoadSd1(caseName), TestPaths.TinySd1Diffusers, "diffusers");
+
+    private static void AssertMatchesReference(PipelineReferenceCase c, string model, string layout)
+    {
         using StableDiffusionPipelineBase pipe = c.IsImageToImage
             ? StableDiffusionImg2ImgPipeline.FromPretrained(model)
             : (StableDiffusionPipelineBase)DiffusionPipeline.FromPretrained(model);
@@ -128,6 +146,42 @@ public sealed class PipelineParityTests
         StableDiffusionPipelineOutput output = pipe.Generate(options);
         AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, "fp16 final latents");
         AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, "fp16 image");
+    }
+
+    public static TheoryData<string, string, string> Fp16DiffusersCases() => new()
+    {
+        // torch_dtype=float16 with variant="fp16": the half-precision files, float16 graphs.
+        { "sd1", "v1_pndm_default", "fp16-variant-fp16" },
+        { "sd1", "v2_odd_104x168_ddim", "fp16-variant-fp16" },
+        { "sd1", "v3_img2img_strength0.5", "fp16-variant-fp16" },
+        // variant="fp16" with float32: the half-precision files upcast into float32 graphs.
+        { "sd1", "v2_odd_104x168_ddim", "fp16-variant-fp32" },
+        // torch_dtype=float16 from the float32 files.
+        { "sd2", "01_default_ddim", "fp32-files-fp16" },
+        { "sd2", "05_nonsquare_128x192", "fp32-files-fp16" },
+    };
+
+    /// <summary>The fp16 variant and float16 graphs built from diffusers folders, at the fp16 smoke tolerance of
+    /// section F (the references are the float32 runs).</summary>
+    [Theory]
+    [MemberData(nameof(Fp16DiffusersCases))]
+    public void Fp16DiffusersFolderPassesTheSmokeTolerance(string family, string caseName, string mode)
+    {
+        PipelineReferenceCase c = family == "sd1" ? PipelineReferenceCase.LoadSd1(caseName) : PipelineReferenceCase.Load(caseName);
+        string model = family == "sd1" ? TestPaths.TinySd1Diffusers : TestPaths.TinySd2Diffusers;
+        var load = new DiffusionPipelineOptions
+        {
+            Variant = mode.StartsWith("fp16-variant", StringComparison.Ordinal) ? "fp16" : null,
+            Dtype = mode.EndsWith("fp16", StringComparison.Ordinal) ? Dtype.Float16 : Dtype.Float32,
+        };
+        using StableDiffusionPipelineBase pipe = c.IsImageToImage
+            ? StableDiffusionImg2ImgPipeline.FromPretrained(model, load)
+            : (StableDiffusionPipelineBase)DiffusionPipeline.FromPretrained(model, load);
+        c.ConfigureScheduler(pipe);
+        GenerationOptions options = c.Options() with { OutputType = OutputType.Array };
+        StableDiffusionPipelineOutput output = pipe.Generate(options);
+        AssertClose.All(c.Npy("final_latents.npy").AsFloat32(), output.Latents.AsSpan(), 0.1, 0, $"{mode} final latents");
+        AssertClose.All(c.Npy("image.npy").AsFloat32(), output.ImageArray!.AsSpan(), 0.05, 0, $"{mode} image");
     }
 
     [Fact]

@@ -13,10 +13,10 @@ internal sealed class PipelineReferenceCase
 {
     private readonly JsonElement _manifest;
 
-    private PipelineReferenceCase(string name, string area = "pipeline")
+    private PipelineReferenceCase(string name, params string[] area)
     {
         Name = name;
-        Directory = TestPaths.Reference(area, name);
+        Directory = TestPaths.Reference([.. area.Length == 0 ? ["pipeline"] : area, name]);
         string text = Spright.Diffusion.Configuration.PythonJson.QuoteNonFiniteLiterals(File.ReadAllText(Path.Combine(Directory, "manifest.json")));
         _manifest = JsonDocument.Parse(text).RootElement.Clone();
     }
@@ -37,6 +37,9 @@ internal sealed class PipelineReferenceCase
 
     /// <summary>A case of the pipeline extras (reference area J: weighted prompts, VAE tiling).</summary>
     public static PipelineReferenceCase LoadExtra(string name) => new(name, "pipeline_extras");
+
+    /// <summary>A case of the SD 1.x family run on tiny-sd1-diffusers (reference area H: variants/sd1/pipeline).</summary>
+    public static PipelineReferenceCase LoadSd1(string name) => new(name, "variants", "sd1", "pipeline");
 
     public NpyArray Npy(string file) => Infrastructure.Npy.Load(Path.Combine(Directory, file));
 

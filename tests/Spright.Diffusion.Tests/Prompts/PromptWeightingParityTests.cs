@@ -1,6 +1,9 @@
 using System.Numerics.Tensors;
 using Spright.Diffusion.Prompts;
 using Spright.Diffusion.Numerics;
+using Spright.Diffusion.OnnxRuntime.Building;
+using Spright.Diffusion.OnnxRuntime.Components;
+using Spright.Diffusion.Tokenization;
 using Spright.Diffusion.Tests.Infrastructure;
 
 namespace Spright.Diffusion.Tests.Prompts;
@@ -52,7 +55,7 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
         AssertEmbeds(c.Npy("prompt_embeds_truncated.npy"), pair.PromptEmbeds, "prompt_embeds_truncated");
     }
 
-    [Theory(Skip = "needs the text encoder built from tiny-sd1-diffusers (graph builder); enabled at integration")]
+    [Theory]
     [MemberData(nameof(Sd1LpwCases))]
     public void LpwEncode_Sd1ReferenceCase_MatchesGetWeightedTextEmbeddings(string id)
     {
@@ -63,7 +66,7 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
         AssertEmbeds(c.Npy("negative_prompt_embeds.npy"), pair.NegativePromptEmbeds!, "negative_prompt_embeds");
     }
 
-    [Theory(Skip = "needs the text encoder built from tiny-sd1-diffusers (graph builder); enabled at integration")]
+    [Theory]
     [MemberData(nameof(Sd1CompelCases))]
     public void CompelEncode_Sd1ReferenceCase_MatchesCompel(string id)
     {
@@ -82,20 +85,28 @@ public sealed class PromptWeightingParityTests(PromptEncoderFixture fixture) : I
         AssertClose.All(expected.AsFloat32(), actual.AsSpan(), Tolerance, Tolerance, what);
     }
 
-    /// <summary>The SD 1 text encoder to use once it can be built from tiny-sd1-diffusers' safetensors.</summary>
+    /// <summary>The SD 1 text encoder built from tiny-sd1-diffusers' config.json + model.safetensors (the graph
+    /// builder, in the test run's graph cache) with that folder's tokenizer (pad token &lt;|endoftext|&gt;).</summary>
     private sealed class Sd1Encoder : IDisposable
     {
-        private Sd1Encoder(PromptEncoderContext context) => Context = context;
+        private readonly OnnxTextEncoder _encoder;
+
+        private Sd1Encoder(OnnxTextEncoder encoder, ClipTokenizer tokenizer)
+        {
+            _encoder = encoder;
+            Context = new PromptEncoderContext(tokenizer, encoder);
+        }
 
         public PromptEncoderContext Context { get; }
 
-        public static Sd1Encoder Create() =>
-            // At integration: build the text encoder from ../shared/models/tiny-sd1-diffusers/text_encoder (config.json +
-            // model.safetensors, copied into TestData) with the graph builder, and pair it with the SD 1 tokenizer.
-            throw new NotSupportedException("the SD 1 text encoder graph builder is not in this branch");
-
-        public void Dispose()
+        public static Sd1Encoder Create()
         {
+            string folder = Path.Combine(TestPaths.TinySd1Diffusers, "text_encoder");
+            string graph = DiffusersGraphs.GetOrBuild(DiffusersComponentKind.TextEncoder, folder,
+                new GraphBuildOptions { CacheDirectory = TestGraphCache.Directory, TextEncoderAttentionMask = true });
+            return new Sd1Encoder(new OnnxTextEncoder(graph), ClipTokenizer.FromPretrained(Path.Combine(TestPaths.TinySd1Diffusers, "tokenizer")));
         }
+
+        public void Dispose() => _encoder.Dispose();
     }
 }
