@@ -13,11 +13,16 @@ namespace Spright.Diffusion.Tests.Pipelines;
 /// </summary>
 public sealed class VaeTilingTests
 {
-    [Fact]
-    public void TiledTextToImageMatchesDiffusersEnableTiling()
+    public static TheoryData<string> Layouts() => new("optimum", "diffusers");
+
+    private static string Model(string layout) => layout == "diffusers" ? TestPaths.TinySd2Diffusers : TestPaths.TinyModel;
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void TiledTextToImageMatchesDiffusersEnableTiling(string layout)
     {
         PipelineReferenceCase c = PipelineReferenceCase.LoadExtra("t1_tiled_256x384");
-        using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel);
+        using var pipe = StableDiffusionPipeline.FromPretrained(Model(layout));
         pipe.EnableVaeTiling();
         var reports = new List<VaeTileProgress>();
         GenerationOptions options = c.Options() with { VaeProgress = new SynchronousProgress<VaeTileProgress>(reports.Add) };
@@ -30,11 +35,12 @@ public sealed class VaeTilingTests
         Assert.All(reports, r => Assert.Equal((12, false), (r.Tiles, r.Encoding)));
     }
 
-    [Fact]
-    public void TiledImageToImageEncodesAndDecodesLikeDiffusers()
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void TiledImageToImageEncodesAndDecodesLikeDiffusers(string layout)
     {
         PipelineReferenceCase c = PipelineReferenceCase.LoadExtra("t2_tiled_img2img_256");
-        using var pipe = StableDiffusionImg2ImgPipeline.FromPretrained(TestPaths.TinyModel);
+        using var pipe = StableDiffusionImg2ImgPipeline.FromPretrained(Model(layout));
         var steps = new List<float[]>();
         var reports = new List<VaeTileProgress>();
         // Per call this time: the option enables tiling for both the encoder and the decoder.
