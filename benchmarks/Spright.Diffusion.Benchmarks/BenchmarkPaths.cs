@@ -19,8 +19,11 @@ internal static class BenchmarkPaths
         throw new InvalidOperationException("Could not find Spright.Diffusion.sln; set SPRIGHT_REPO_ROOT.");
     });
 
-    /// <summary>The bundled tiny SD2 model (optimum layout, 128² default).</summary>
-    public static string TinyModel => Path.Combine(Root.Value, "samples", "models", "tiny-sd2");
+    /// <summary>The optimum-layout ONNX export of the tiny SD2 model (test data; 128² default).</summary>
+    public static string TinyModel => Path.Combine(Root.Value, "tests", "Spright.Diffusion.Tests", "TestData", "models", "tiny-sd2-onnx");
+
+    /// <summary>The bundled tiny SD2 diffusers folder (config.json + safetensors; graphs built at load).</summary>
+    public static string TinyDiffusers => Path.Combine(Root.Value, "samples", "models", "tiny-sd2");
 
     /// <summary>A full-size model folder for the full-size benchmarks, from SPRIGHT_FULLSIZE_MODEL (e.g. one written by
     /// tools/fullsize/make_random_sd2.py), or null.</summary>

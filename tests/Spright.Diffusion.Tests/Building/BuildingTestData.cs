@@ -11,7 +11,7 @@ namespace Spright.Diffusion.Tests.Building;
 /// <summary>Paths, a scratch folder and ONNX Runtime helpers for the graph builder tests.</summary>
 internal static class BuildingTestData
 {
-    public static string TinySd2 => Path.Combine(TestPaths.TestData, "models", "tiny-sd2-diffusers");
+    public static string TinySd2 => TestPaths.TinySd2Diffusers;
 
     public static string TinySd1 => Path.Combine(TestPaths.TestData, "models", "tiny-sd1-diffusers");
 

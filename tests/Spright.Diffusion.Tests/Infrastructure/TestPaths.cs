@@ -11,11 +11,12 @@ internal static class TestPaths
 
     public static string Reference(params string[] parts) => Path.Combine([TestData, "reference", .. parts]);
 
-    /// <summary>The bundled optimum-layout fp32 tiny SD2 model (also the CLI's default model).</summary>
-    public static string TinyModel => Path.Combine(RepoRoot, "samples", "models", "tiny-sd2");
+    /// <summary>The optimum-layout fp32 ONNX export of the tiny SD2 model (reference area A's tiny-sd2-onnx).</summary>
+    public static string TinyModel => Path.Combine(TestData, "models", "tiny-sd2-onnx");
 
-    /// <summary>The tiny SD2 (SPRIGHT architecture) diffusers folder: config.json + safetensors, graphs built at load.</summary>
-    public static string TinySd2Diffusers => Path.Combine(TestData, "models", "tiny-sd2-diffusers");
+    /// <summary>The tiny SD2 (SPRIGHT architecture) diffusers folder: config.json + safetensors, graphs built at load
+    /// (the CLI's and the samples' bundled model, samples/models/tiny-sd2).</summary>
+    public static string TinySd2Diffusers => Path.Combine(RepoRoot, "samples", "models", "tiny-sd2");
 
     /// <summary>The tiny SD 1.x diffusers folder (3-level UNet, quick_gelu CLIP, fp16 variant files).</summary>
     public static string TinySd1Diffusers => Path.Combine(TestData, "models", "tiny-sd1-diffusers");
