@@ -170,6 +170,18 @@ public sealed class ConvertCommandTests : IDisposable
     }
 
     [Fact]
+    public void Convert_VariantTheFolderLacks_FailsNamingTheMissingFile()
+    {
+        string output = _temp.Combine("onnx");
+
+        CliResult result = CliProcess.Run(_temp.Path, "convert", "--model", BuildingTestData.TinySd2, "--output", output, "--variant", "fp16");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("model.fp16.safetensors", Assert.Single(result.ErrorLines), StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_temp.Path));
+    }
+
+    [Fact]
     public void Convert_IntoTheModelFolder_IsAUsageError()
     {
         string model = _temp.Copy(BuildingTestData.TinySd2, "model");
@@ -198,17 +210,8 @@ public sealed class ConvertCommandTests : IDisposable
     {
         using var env = new HubTestEnvironment();
         const string repoId = "fake-org/tiny-sd2";
-        var files = new Dictionary<string, FakeFile>(StringComparer.Ordinal);
-        foreach (string file in Directory.EnumerateFiles(BuildingTestData.TinySd2, "*", SearchOption.AllDirectories))
-        {
-            string relative = Path.GetRelativePath(BuildingTestData.TinySd2, file).Replace('\\', '/');
-            files[relative] = FakeHub.File(File.ReadAllBytes(file), relative);
-        }
-        // Noise diffusers' rules skip: pickled weights and an ONNX graph outside the component folders.
-        files["unet/diffusion_pytorch_model.bin"] = FakeHub.File(FakeRepos.Bytes(1000, 5), "unet/diffusion_pytorch_model.bin");
-        files["onnx/unet/model.onnx"] = FakeHub.File(FakeRepos.Bytes(1000, 6), "onnx/unet/model.onnx");
-        env.Hub.AddRepo(repoId).AddCommit(files);
-        var environment = new Dictionary<string, string?>(env.Variables) { ["HF_HUB_OFFLINE"] = null, ["HF_HUB_CACHE"] = null };
+        env.Hub.AddRepo(repoId).AddCommit(RepoFiles(BuildingTestData.TinySd2));
+        Dictionary<string, string?> environment = HubEnvironment(env);
 
         string online = Path.Combine(env.Root, "online");
         CliResult first = CliProcess.RunWith(environment, env.Root, "convert", "--model", repoId, "--output", online, "--quiet");
@@ -224,6 +227,49 @@ public sealed class ConvertCommandTests : IDisposable
             Assert.Equal(File.ReadAllBytes(Path.Combine(online, file)), File.ReadAllBytes(Path.Combine(offline, file)));
         }
     }
+
+    [Fact]
+    public void Convert_RepoIdWithAVariantOneComponentLacks_FailsNamingThatComponentsFile()
+    {
+        using var env = new HubTestEnvironment();
+        const string repoId = "fake-org/tiny-sd1";
+        Dictionary<string, FakeFile> files = RepoFiles(BuildingTestData.TinySd1);
+        Assert.True(files.Remove("text_encoder/model.fp16.safetensors"));
+        env.Hub.AddRepo(repoId).AddCommit(files);
+        string output = Path.Combine(env.Root, "onnx");
+
+        // diffusers 0.31 downloads the mixture (text_encoder's plain weights); loading the variant then fails on that component.
+        CliResult result = CliProcess.RunWith(HubEnvironment(env), env.Root, "convert", "--model", repoId, "--variant", "fp16", "--output", output, "--quiet");
+
+        Assert.Equal(1, result.ExitCode);
+        string error = Assert.Single(result.ErrorLines);
+        Assert.Contains("text_encoder", error, StringComparison.Ordinal);
+        Assert.Contains("model.fp16.safetensors", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output));
+        string snapshot = Assert.Single(Directory.GetDirectories(Path.Combine(env.RepoFolder(repoId), "snapshots")));
+        Assert.True(File.Exists(Path.Combine(snapshot, "unet", "diffusion_pytorch_model.fp16.safetensors")));
+        Assert.False(File.Exists(Path.Combine(snapshot, "unet", "diffusion_pytorch_model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(snapshot, "text_encoder", "model.safetensors")));
+    }
+
+    /// <summary>A model folder's files as a Hub repository, plus noise diffusers' rules skip: pickled weights and an ONNX
+    /// graph outside the component folders.</summary>
+    private static Dictionary<string, FakeFile> RepoFiles(string folder)
+    {
+        var files = new Dictionary<string, FakeFile>(StringComparer.Ordinal);
+        foreach (string file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+        {
+            string relative = Path.GetRelativePath(folder, file).Replace('\\', '/');
+            files[relative] = FakeHub.File(File.ReadAllBytes(file), relative);
+        }
+        files["unet/diffusion_pytorch_model.bin"] = FakeHub.File(FakeRepos.Bytes(1000, 5), "unet/diffusion_pytorch_model.bin");
+        files["onnx/unet/model.onnx"] = FakeHub.File(FakeRepos.Bytes(1000, 6), "onnx/unet/model.onnx");
+        return files;
+    }
+
+    /// <summary>The fake Hub's environment for a child process, online (the CLI tests' default is offline).</summary>
+    private static Dictionary<string, string?> HubEnvironment(HubTestEnvironment env) =>
+        new(env.Variables) { ["HF_HUB_OFFLINE"] = null, ["HF_HUB_CACHE"] = null };
 
     private static string[] RelativeFiles(string folder) =>
         [.. Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(folder, f).Replace('\\', '/')).Order(StringComparer.Ordinal)];
