@@ -31,8 +31,9 @@ try
         "bench" => BenchCommand.Run(rest, cancellation.Token),
         "download" => DownloadCommand.Run(rest, cancellation.Token),
         "embed" => EmbedCommand.Run(rest, cancellation.Token),
+        "convert" => ConvertCommand.Run(rest, cancellation.Token),
         "--version" or "version" => Version(),
-        _ => throw new UsageException($"unknown command '{command}'; commands: generate, embed, tokenize, bench, download"),
+        _ => throw new UsageException($"unknown command '{command}'; commands: generate, embed, tokenize, bench, download, convert"),
     };
 }
 catch (UsageException ex)

@@ -14,10 +14,16 @@ internal static class Help
                                                 fetch a pipeline from the Hugging Face Hub into its cache (the one Python
                                                 uses; HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE apply);
                                                 prints the snapshot folder, per-file progress on stderr
+          spright convert --model DIR_OR_REPO --output DIR [--dtype fp32|fp16] [--variant V] [--force]
+                                                write a diffusers folder (config.json + safetensors; a repo id is fetched
+                                                as generate does: --revision, --token, --cache-dir, --offline) as an
+                                                optimum ONNX folder; an existing non-empty DIR needs --force
           spright --version
 
         generate options:
           --model DIR                 ONNX model folder (default: the bundled tiny model)
+          --variant V                 weights variant of a diffusers folder, e.g. fp16 (*.fp16.safetensors)
+          --dtype fp32|fp16           precision of graphs built from a diffusers folder (default fp32)
           --prompt TEXT               a prompt; repeat for a batch
           --negative-prompt TEXT      a negative prompt; none, or one per prompt
           --steps N                   denoising steps (default 50)

@@ -42,6 +42,25 @@ internal static class OptimumExport
     /// <exception cref="ArgumentException">The output folder exists and is not empty, or lies inside the source.</exception>
     /// <exception cref="ModelLoadException">The source folder's configs or weights are missing or invalid.</exception>
     public static string Write(string diffusersFolder, string outputFolder, GraphDtype dtype, GraphOptimizations optimizations,
+        long externalDataThreshold, CancellationToken cancellationToken = default) =>
+        Write(diffusersFolder, outputFolder, dtype, variant: null, optimizations, externalDataThreshold, cancellationToken);
+
+    /// <summary>Exports <paramref name="diffusersFolder"/> to <paramref name="outputFolder"/> (which must not exist, or be
+    /// empty), reading the weights of <paramref name="variant"/>.</summary>
+    /// <param name="diffusersFolder">A diffusers pipeline folder (model_index.json, text_encoder/, unet/, vae/ …).</param>
+    /// <param name="outputFolder">The folder to create.</param>
+    /// <param name="dtype">float32, or float16 (the VAE stays float32 when its config sets force_upcast).</param>
+    /// <param name="variant">null for <c>{prefix}.safetensors</c>, e.g. <c>"fp16"</c> for <c>{prefix}.fp16.safetensors</c>
+    /// (an error when a component lacks that file).</param>
+    /// <param name="optimizations">The operator set (standard ONNX operators only = portable to any ONNX Runtime
+    /// execution provider).</param>
+    /// <param name="externalDataThreshold">See <see cref="DefaultExternalDataThreshold"/>.</param>
+    /// <param name="cancellationToken">Cancels the export (nothing is left behind).</param>
+    /// <returns>The output folder.</returns>
+    /// <exception cref="ArgumentException">The output folder exists and is not empty, or lies inside the source; or the
+    /// variant is not a plain file-name part.</exception>
+    /// <exception cref="ModelLoadException">The source folder's configs or weights are missing or invalid.</exception>
+    public static string Write(string diffusersFolder, string outputFolder, GraphDtype dtype, string? variant, GraphOptimizations optimizations,
         long externalDataThreshold, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(diffusersFolder);
@@ -50,6 +69,8 @@ internal static class OptimumExport
         {
             throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "dtype must be Float32 or Float16.");
         }
+        var options = new GraphBuildOptions { Dtype = dtype, Variant = variant, Optimizations = optimizations };
+        options.Validate();
         string source = Path.GetFullPath(diffusersFolder);
         string output = Path.GetFullPath(outputFolder).TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar);
         string indexPath = Path.Combine(source, "model_index.json");
@@ -75,7 +96,6 @@ internal static class OptimumExport
         Directory.CreateDirectory(temp);
         try
         {
-            var options = new GraphBuildOptions { Dtype = dtype, Optimizations = optimizations };
             ExportComponent(DiffusersComponentKind.TextEncoder, Path.Combine(source, "text_encoder"), Path.Combine(temp, "text_encoder"), options, externalDataThreshold, cancellationToken);
             ExportComponent(DiffusersComponentKind.UNet, Path.Combine(source, "unet"), Path.Combine(temp, "unet"), options, externalDataThreshold, cancellationToken);
             ExportComponent(DiffusersComponentKind.VaeEncoder, Path.Combine(source, "vae"), Path.Combine(temp, "vae_encoder"), options, externalDataThreshold, cancellationToken);

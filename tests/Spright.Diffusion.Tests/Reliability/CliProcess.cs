@@ -16,9 +16,16 @@ internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs the CLI (<c>spright.dll</c>, copied into the test output by the project reference) as a child process.</summary>
 internal static class CliProcess
 {
+    private static readonly Lazy<string> GraphCache = new(CreateGraphCache);
+
     public static string SprightDll => Path.Combine(AppContext.BaseDirectory, "spright.dll");
 
-    public static Process Start(string workingDirectory, IEnumerable<string> args)
+    /// <summary>The graph cache of every child process of this test run (SPRIGHT_GRAPH_CACHE): graphs built from diffusers
+    /// folders go to a private temporary folder, deleted when the test run ends, never to the user's cache.</summary>
+    public static string GraphCacheDirectory => GraphCache.Value;
+
+    /// <summary>Starts spright; <paramref name="environment"/> overrides the test defaults (a null value removes the variable).</summary>
+    public static Process Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo(DotnetHost())
         {
@@ -39,12 +46,27 @@ internal static class CliProcess
         // No test reaches the network: a repo id the tests pass resolves offline, against an empty cache of their own.
         info.Environment["HF_HUB_OFFLINE"] = "1";
         info.Environment["HF_HUB_CACHE"] = Path.Combine(Path.GetTempPath(), "spright-tests-empty-hub-cache");
+        info.Environment["SPRIGHT_GRAPH_CACHE"] = GraphCacheDirectory;
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
         return Process.Start(info) ?? throw new InvalidOperationException("could not start spright");
     }
 
-    public static CliResult Run(string workingDirectory, params string[] args)
+    public static CliResult Run(string workingDirectory, params string[] args) => RunWith(null, workingDirectory, args);
+
+    /// <summary>Runs spright to its end with environment overrides (see <see cref="Start"/>).</summary>
+    public static CliResult RunWith(IReadOnlyDictionary<string, string?>? environment, string workingDirectory, params string[] args)
     {
-        using Process process = Start(workingDirectory, args);
+        using Process process = Start(workingDirectory, args, environment);
         process.StandardInput.Close();
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
@@ -54,6 +76,23 @@ internal static class CliProcess
             throw new TimeoutException($"spright {string.Join(' ', args)} did not finish in 120 s");
         }
         return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string CreateGraphCache()
+    {
+        string folder = Directory.CreateTempSubdirectory("spright-tests-graph-cache-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A child still holding a file: the temporary folder stays.
+            }
+        };
+        return folder;
     }
 
     private static string DotnetHost()
