@@ -3,10 +3,13 @@ namespace Spright.Diffusion.Cli.Commands;
 internal static class Help
 {
     public const string Text = """
-        spright — SPRIGHT-T2I / Stable Diffusion 2.x on ONNX Runtime, same images as diffusers.
+        spright — SPRIGHT-T2I and Stable Diffusion 1.x / 2.x on ONNX Runtime, same images as diffusers, no Python.
 
         Usage:
           spright generate [options]            text-to-image (image-to-image with --init-image)
+          spright embed --prompt TEXT [--negative-prompt TEXT] [--prompt-weighting none|lpw|compel]
+                        --save-prompt-embeds PATH.npy [--save-negative-embeds PATH.npy] [model options]
+                                                the UNet conditioning as generate computes it (float32 [batch, tokens, width])
           spright tokenize --model DIR [--no-padding] [--ftfy] [PROMPT]
                                                 print CLIP token ids as JSON; without PROMPT, reads one JSON string per line
           spright bench [options] --runs R      time generate calls, per stage; last line has median_s=
@@ -20,10 +23,18 @@ internal static class Help
                                                 optimum ONNX folder; an existing non-empty DIR needs --force
           spright --version
 
+        model options (generate, embed, bench, convert):
+          --model DIR|REPO            a diffusers folder (config.json + safetensors; graphs built and cached, see
+                                      SPRIGHT_GRAPH_CACHE), an ONNX export, or a Hub repo id such as
+                                      SPRIGHT-T2I/spright-t2i-sd2 (default: the bundled tiny model)
+          --variant V                 weights variant, e.g. fp16 (*.fp16.safetensors)
+          --dtype fp32|fp16           compute precision (torch_dtype; default: what the model stores)
+          --revision R                Hub branch, tag or commit (default main)
+          --token T                   Hub token (default HF_TOKEN or the token file)
+          --cache-dir D               Hub cache folder (default HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)
+          --offline                   use only the Hub cache, no requests (HF_HUB_OFFLINE=1)
+
         generate options:
-          --model DIR                 ONNX model folder (default: the bundled tiny model)
-          --variant V                 weights variant of a diffusers folder, e.g. fp16 (*.fp16.safetensors)
-          --dtype fp32|fp16           precision of graphs built from a diffusers folder (default fp32)
           --prompt TEXT               a prompt; repeat for a batch
           --negative-prompt TEXT      a negative prompt; none, or one per prompt
           --steps N                   denoising steps (default 50)
@@ -37,6 +48,9 @@ internal static class Help
           --scheduler-option K=V      scheduler option, e.g. use_karras_sigmas=true; repeatable
           --init-image PATH           start from this image (image-to-image)
           --strength S                image-to-image strength in [0, 1] (default 0.8)
+          --prompt-weighting W        none | lpw (A1111 "(word:1.2)", long prompts) | compel ("word++", .and()) (default none)
+          --vae-tiling                decode (and encode) in overlapping tiles, as diffusers' vae.enable_tiling()
+          --vae-slicing               decode the batch one image at a time, as vae.enable_slicing()
           --provider P                cpu | cuda | directml | auto (default cpu)
           --device-id N               GPU index (default 0)
           --output PATH.png           where to write (default spright.png; several images: PATH_0.png, PATH_1.png…)
@@ -53,7 +67,8 @@ internal static class Help
                               has compiled nothing for 2 s (at most 15 s; --warmup 0 skips both)
           --threads N                 ONNX Runtime intra-op threads (default 0 = the library's choice)
           --low-memory                load each component for its stage only (DiffusionPipelineOptions.LowMemory)
-          --cache-dir DIR             optimized-graph cache folder (OptimizedModelCacheDirectory)
+          --optimized-cache-dir DIR   optimized-graph cache folder (OptimizedModelCacheDirectory)
+          --small-graph-tuning        tuning for tiny graphs (SmallGraphTuning; off by default)
           --check-cpu-parity          also run the call on the CPU provider and print the largest differences
           --opt-level all|extended|basic|none   graph optimization level (default all)
           --no-arena                  ONNX Runtime CPU arena off (default on)

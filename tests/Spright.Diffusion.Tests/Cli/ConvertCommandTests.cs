@@ -60,12 +60,12 @@ public sealed class ConvertCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("tiny-sd2-diffusers", null)]
-    [InlineData("tiny-sd1-diffusers", "fp16")]
+    [InlineData("sd2", null)]
+    [InlineData("sd1", "fp16")]
     public void Convert_Fp16_WritesFloat16GraphsThatLoad(string model, string? variant)
     {
         string output = _temp.Combine("onnx16");
-        List<string> args = ["convert", "--model", Path.Combine(TestPaths.TestData, "models", model), "--output", output, "--dtype", "fp16"];
+        List<string> args = ["convert", "--model", model == "sd2" ? TestPaths.TinySd2Diffusers : TestPaths.TinySd1Diffusers, "--output", output, "--dtype", "fp16"];
         if (variant is not null)
         {
             args.AddRange(["--variant", variant]);
