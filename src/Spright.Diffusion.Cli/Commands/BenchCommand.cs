@@ -19,6 +19,7 @@ internal static class BenchCommand
     [
         .. CommonOptions.ModelValueOptions, "--prompt", "--negative-prompt", "--steps", "--width", "--height", "--guidance", "--runs", "--warmup",
         "--seed", "--provider", "--device-id", "--threads", "--optimized-cache-dir", "--scheduler", "--split-from-pixels", "--opt-level",
+        "--compare",
     ];
 
     private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--low-memory", "--check-cpu-parity", "--verbose", "--ftfy", "--no-arena", "--memory-pattern", "--small-graph-tuning"];
@@ -69,6 +70,11 @@ internal static class BenchCommand
             LowMemory = args.Flag("--low-memory"),
             Scheduler = args.String("--scheduler"),
         };
+
+        if (args.String("--compare") is { } compareModel)
+        {
+            return Compare(model, compareModel, loadOptions, options, runs, warmup, cancellationToken);
+        }
 
         long loadStart = Stopwatch.GetTimestamp();
         using StableDiffusionPipeline pipe = StableDiffusionPipeline.FromPretrained(model, loadOptions, cancellationToken);
@@ -141,6 +147,66 @@ internal static class BenchCommand
     /// after 30 calls, on a background thread that takes a core from the timed calls). Runs more untimed calls until no
     /// method was compiled for 2 s and 5 calls; only for calls under a second (longer ones hide the JIT), at most 15 s.
     /// </summary>
+    /// <summary><c>--compare DIR2</c>: both models loaded with the same options, warmed up, then timed in alternating
+    /// order (A B, B A, …) in this process, so drift of the machine falls on both alike; prints each median, the ratio
+    /// and the largest difference of the final latents (same seed: the two should agree when they are the same
+    /// weights, e.g. a diffusers folder and its export).</summary>
+    private static int Compare(string modelA, string modelB, DiffusionPipelineOptions loadOptions, TextToImageOptions options, int runs, int warmup,
+        CancellationToken cancellationToken)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        options = options with { OutputType = OutputType.Latent };
+        long start = Stopwatch.GetTimestamp();
+        using StableDiffusionPipeline a = StableDiffusionPipeline.FromPretrained(modelA, loadOptions, cancellationToken);
+        double loadA = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        start = Stopwatch.GetTimestamp();
+        using StableDiffusionPipeline b = StableDiffusionPipeline.FromPretrained(modelB, loadOptions, cancellationToken);
+        double loadB = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        for (int i = 0; i < warmup; i++)
+        {
+            a.Generate(options, cancellationToken);
+            b.Generate(options, cancellationToken);
+        }
+        if (warmup > 0)
+        {
+            SettleJit(a, options, cancellationToken);
+            SettleJit(b, options, cancellationToken);
+        }
+        var wallA = new double[runs];
+        var wallB = new double[runs];
+        float[]? latentsA = null, latentsB = null;
+        for (int r = 0; r < runs; r++)
+        {
+            bool aFirst = r % 2 == 0;
+            for (int k = 0; k < 2; k++)
+            {
+                bool runA = aFirst == (k == 0);
+                StableDiffusionPipeline pipe = runA ? a : b;
+                start = Stopwatch.GetTimestamp();
+                StableDiffusionPipelineOutput output = pipe.Generate(options, cancellationToken);
+                double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (runA)
+                {
+                    wallA[r] = seconds;
+                    latentsA ??= output.Latents.AsSpan().ToArray();
+                }
+                else
+                {
+                    wallB[r] = seconds;
+                    latentsB ??= output.Latents.AsSpan().ToArray();
+                }
+            }
+        }
+        double maxDiff = latentsA!.Length == latentsB!.Length
+            ? latentsA.Zip(latentsB, (x, y) => Math.Abs((double)x - y)).Max()
+            : double.NaN;
+        Console.WriteLine(string.Create(ci, $"A {Path.GetFullPath(modelA)}: load_s={loadA:F3} median_s={Median(wallA):F4} min_s={wallA.Min():F4}"));
+        Console.WriteLine(string.Create(ci, $"B {Path.GetFullPath(modelB)}: load_s={loadB:F3} median_s={Median(wallB):F4} min_s={wallB.Min():F4}"));
+        Console.WriteLine(string.Create(ci, $"{runs} interleaved runs each, {options.NumInferenceSteps} steps, latents max |A-B| = {maxDiff:G3}"));
+        Console.WriteLine(string.Create(ci, $"ratio_b_over_a={Median(wallB) / Median(wallA):F3}"));
+        return 0;
+    }
+
     private static int SettleJit(StableDiffusionPipeline pipe, TextToImageOptions options, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();

@@ -63,6 +63,8 @@ internal static class Help
         bench options (also --model, --prompt, --negative-prompt, --steps, --guidance, --width, --height, --seed,
         --scheduler, --provider, --device-id, --ftfy as above; defaults: 10 steps, seed 42):
           --runs R                    timed generate calls (default 5); medians are printed per stage
+          --compare DIR2              also load DIR2 (e.g. the export of the same model) with the same options, time
+                                      both interleaved in this process, print each median and ratio_b_over_a=
           --warmup N                  untimed calls first (default 1); short calls then continue untimed until .NET's JIT
                               has compiled nothing for 2 s (at most 15 s; --warmup 0 skips both)
           --threads N                 ONNX Runtime intra-op threads (default 0 = the library's choice)

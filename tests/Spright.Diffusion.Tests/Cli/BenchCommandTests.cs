@@ -54,4 +54,22 @@ public sealed class BenchCommandTests
         Assert.Contains(option, result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("median_s=", result.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void CompareTimesBothModelsInterleavedAndReportsTheirLatentDifference()
+    {
+        // The diffusers folder against its optimum export: the same weights, so the same latents within the component
+        // tolerance, and one ratio line.
+        CliResult result = CliProcess.Run(Path.GetTempPath(), "bench", "--model", TestPaths.TinySd2Diffusers, "--compare", TestPaths.TinyModel,
+            "--steps", "2", "--width", "64", "--height", "64", "--runs", "2", "--warmup", "0");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains(lines, l => l.StartsWith("A ", StringComparison.Ordinal) && l.Contains("median_s=", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("B ", StringComparison.Ordinal) && l.Contains("median_s=", StringComparison.Ordinal));
+        string ratio = Assert.Single(lines, l => l.StartsWith("ratio_b_over_a=", StringComparison.Ordinal));
+        Assert.True(double.Parse(ratio["ratio_b_over_a=".Length..], System.Globalization.CultureInfo.InvariantCulture) > 0);
+        string diffLine = Assert.Single(lines, l => l.Contains("latents max |A-B| = ", StringComparison.Ordinal));
+        double diff = double.Parse(diffLine[(diffLine.IndexOf("= ", StringComparison.Ordinal) + 2)..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(diff, 0, 1e-4);
+    }
 }
