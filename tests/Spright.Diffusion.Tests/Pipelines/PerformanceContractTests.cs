@@ -27,11 +27,14 @@ public sealed class PerformanceContractTests
     };
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void SteadyStateStepsAllocateNothing(bool smallGraphTuning)
+    [InlineData(false, "optimum")]
+    [InlineData(true, "optimum")]
+    [InlineData(false, "diffusers")]
+    [InlineData(true, "diffusers")]
+    public void SteadyStateStepsAllocateNothing(bool smallGraphTuning, string layout)
     {
-        using var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel, TestModels.Options(new OnnxRuntimeSettings { SmallGraphTuning = smallGraphTuning }));
+        string model = layout == "diffusers" ? TestPaths.TinySd2Diffusers : TestPaths.TinyModel;
+        using var pipe = StableDiffusionPipeline.FromPretrained(model, TestModels.Options(new OnnxRuntimeSettings { SmallGraphTuning = smallGraphTuning }));
         long atStep3 = 0, atLastButOne = 0;
         const int Steps = 14;
         TextToImageOptions options = Options(Steps) with
@@ -200,16 +203,19 @@ public sealed class PerformanceContractTests
         }
     }
 
-    [Fact]
-    public void LowMemoryModeLoadsEachComponentForItsStageAndGivesTheSameImage()
+    [Theory]
+    [InlineData("optimum")]
+    [InlineData("diffusers")]
+    public void LowMemoryModeLoadsEachComponentForItsStageAndGivesTheSameImage(string layout)
     {
+        string model = layout == "diffusers" ? TestPaths.TinySd2Diffusers : TestPaths.TinyModel;
         Tensor<float> reference;
-        using (var pipe = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel))
+        using (var pipe = StableDiffusionPipeline.FromPretrained(model))
         {
             reference = pipe.Generate(Options(3, OutputType.Array)).ImageArray!;
         }
 
-        using var low = StableDiffusionPipeline.FromPretrained(TestPaths.TinyModel, new DiffusionPipelineOptions { LowMemory = true });
+        using var low = StableDiffusionPipeline.FromPretrained(model, new DiffusionPipelineOptions { LowMemory = true });
         for (int call = 0; call < 2; call++)
         {
             using var recorder = new StageRecorder();
