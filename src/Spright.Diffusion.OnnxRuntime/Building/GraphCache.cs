@@ -54,7 +54,8 @@ internal static class GraphCache
         string key = Hash(expected.ToJsonString())[..32];
         expected["key"] = key;
         // Entries of the same source and options but another key are stale (the weights or the builder changed).
-        string sourceKey = Hash($"{kind}|{folder}|{options.Dtype}|{options.Target}|{(int)options.EffectiveOptimizations}|{options.Variant}")[..16];
+        bool attentionMask = kind == DiffusersComponentKind.TextEncoder && options.TextEncoderAttentionMask;
+        string sourceKey = Hash($"{kind}|{folder}|{options.Dtype}|{options.Target}|{(int)options.EffectiveOptimizations}|{options.Variant}|{(attentionMask ? "mask" : "")}")[..16];
         string entryName = $"{KindName(kind)}-{sourceKey}-{key}";
         string entry = Path.Combine(root, entryName);
 
