@@ -22,7 +22,7 @@ internal static class BenchCommand
         "--compare",
     ];
 
-    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--low-memory", "--check-cpu-parity", "--verbose", "--ftfy", "--no-arena", "--memory-pattern", "--small-graph-tuning"];
+    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--low-memory", "--check-cpu-parity", "--verbose", "--ftfy", "--no-arena", "--memory-pattern", "--small-graph-tuning", "--no-small-graph-tuning"];
 
     public static int Run(string[] argv, CancellationToken cancellationToken)
     {
@@ -55,7 +55,7 @@ internal static class BenchCommand
             EnableCpuMemArena = !args.Flag("--no-arena"),
             EnableMemoryPattern = args.Flag("--memory-pattern"),
             SplitUNetBatchFromLatentPixels = args.Int("--split-from-pixels", 0, int.MaxValue) ?? new OnnxRuntimeSettings().SplitUNetBatchFromLatentPixels,
-            SmallGraphTuning = args.Flag("--small-graph-tuning"),
+            SmallGraphTuning = CommonOptions.SmallGraphTuning(args),
             GraphOptimizationLevel = (args.String("--opt-level") ?? "all") switch
             {
                 "all" => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,

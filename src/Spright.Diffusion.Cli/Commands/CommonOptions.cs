@@ -54,6 +54,11 @@ internal static class CommonOptions
         string other => throw new UsageException($"--dtype must be fp32 or fp16; got '{other}'"),
     };
 
+    /// <summary>The CLI turns <c>OnnxRuntimeSettings.SmallGraphTuning</c> on (the library leaves it off): it changes only
+    /// graphs under 64 MiB with their weights, such as the bundled tiny model, which it makes about 3× faster;
+    /// <c>--no-small-graph-tuning</c> turns it off (<c>--small-graph-tuning</c>, the former opt-in, is accepted).</summary>
+    public static bool SmallGraphTuning(ArgReader args) => !args.Flag("--no-small-graph-tuning");
+
     /// <summary>--prompt-weighting none | lpw | compel (default none).</summary>
     public static Prompts.PromptWeighting PromptWeighting(ArgReader args) => (args.String("--prompt-weighting") ?? "none").ToLowerInvariant() switch
     {

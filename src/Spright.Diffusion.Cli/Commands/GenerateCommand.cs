@@ -18,7 +18,7 @@ internal static class GenerateCommand
         "--output", "--save-npy", "--save-latents", "--init-image", "--strength", "--prompt-weighting",
     ];
 
-    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--ftfy", "--quiet", "--verbose", "--vae-tiling", "--vae-slicing"];
+    private static readonly HashSet<string> Flags = [.. CommonOptions.ModelFlags, "--ftfy", "--quiet", "--verbose", "--vae-tiling", "--vae-slicing", "--no-small-graph-tuning"];
 
     public static int Run(string[] argv, CancellationToken cancellationToken)
     {
@@ -99,6 +99,7 @@ internal static class GenerateCommand
         {
             ExecutionProvider = CommonOptions.Provider(args),
             DeviceId = args.Int("--device-id", 0, 64) ?? 0,
+            SmallGraphTuning = CommonOptions.SmallGraphTuning(args),
         }, loggerFactory, downloads);
 
         string? schedulerName = args.String("--scheduler");

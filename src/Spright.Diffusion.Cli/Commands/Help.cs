@@ -51,6 +51,7 @@ internal static class Help
           --prompt-weighting W        none | lpw (A1111 "(word:1.2)", long prompts) | compel ("word++", .and()) (default none)
           --vae-tiling                decode (and encode) in overlapping tiles, as diffusers' vae.enable_tiling()
           --vae-slicing               decode the batch one image at a time, as vae.enable_slicing()
+          --no-small-graph-tuning     no tuning for tiny graphs (on by default; changes graphs under 64 MiB only)
           --provider P                cpu | cuda | directml | auto (default cpu)
           --device-id N               GPU index (default 0)
           --output PATH.png           where to write (default spright.png; several images: PATH_0.png, PATH_1.png…)
@@ -70,7 +71,7 @@ internal static class Help
           --threads N                 ONNX Runtime intra-op threads (default 0 = the library's choice)
           --low-memory                load each component for its stage only (DiffusionPipelineOptions.LowMemory)
           --optimized-cache-dir DIR   optimized-graph cache folder (OptimizedModelCacheDirectory)
-          --small-graph-tuning        tuning for tiny graphs (SmallGraphTuning; off by default)
+          --no-small-graph-tuning     no tuning for tiny graphs (SmallGraphTuning: on in the CLI, for graphs under 64 MiB only)
           --check-cpu-parity          also run the call on the CPU provider and print the largest differences
           --opt-level all|extended|basic|none   graph optimization level (default all)
           --no-arena                  ONNX Runtime CPU arena off (default on)

@@ -18,9 +18,9 @@ public sealed class BenchCommandTests
             "bench", "--model", TestPaths.TinyModel, "--prompt", "a red cube", "--steps", "3", "--width", "64", "--height", "64",
             "--guidance", "7.5", "--runs", "2", "--warmup", "0",
         };
-        if (smallGraphTuning)
+        if (!smallGraphTuning)
         {
-            args.Add("--small-graph-tuning");
+            args.Add("--no-small-graph-tuning"); // the CLI's default is on
         }
         CliResult result = CliProcess.Run(Path.GetTempPath(), [.. args]);
         Assert.True(result.ExitCode == 0, result.ToString());
