@@ -60,7 +60,7 @@ public class FullSizeDiffusersUNetBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        PeakMemoryColumn.Record(this, FullSizeSupport.PeakMiB());
+        PeakMemoryColumn.Record(this, nameof(UNetStep), FullSizeSupport.PeakMiB());
         _run?.Session.Dispose();
         _run?.Dispose();
     }
@@ -98,12 +98,15 @@ public class FullSizeGraphBuildBenchmarks
         }
     }
 
-    [GlobalCleanup]
-    public void Cleanup()
+    [GlobalCleanup(Target = nameof(FirstBuild))]
+    public void CleanupBuild()
     {
-        PeakMemoryColumn.Record(this, FullSizeSupport.PeakMiB());
+        PeakMemoryColumn.Record(this, nameof(FirstBuild), FullSizeSupport.PeakMiB());
         DeleteCache();
     }
+
+    [GlobalCleanup(Target = nameof(CachedSessionCreation))]
+    public void CleanupSession() => PeakMemoryColumn.Record(this, nameof(CachedSessionCreation), FullSizeSupport.PeakMiB());
 
     private void DeleteCache()
     {
@@ -151,7 +154,7 @@ public class FullSizeVaeTilingBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        PeakMemoryColumn.Record(this, FullSizeSupport.PeakMiB());
+        PeakMemoryColumn.Record(this, nameof(Decode), FullSizeSupport.PeakMiB());
         _decoder?.Dispose();
     }
 }
@@ -184,15 +187,22 @@ public sealed class PeakMemoryColumn : IColumn
 
     public string Legend => "Process peak working set (VmHWM) after setup, in MiB";
 
-    public static void Record(object benchmark, double mib)
+    /// <summary>Called in the benchmark process (GlobalCleanup) with the measured method's name.</summary>
+    public static void Record(object benchmark, string method, double mib)
     {
+        // BenchmarkDotNet runs a generated subclass (Runnable_N): key by the declared benchmark class.
+        Type type = benchmark.GetType();
+        while (type.BaseType is { } parent && type.Name.StartsWith("Runnable_", StringComparison.Ordinal))
+        {
+            type = parent;
+        }
         Directory.CreateDirectory(Store);
-        File.WriteAllText(Path.Combine(Store, Key(benchmark.GetType().Name, benchmark)), mib.ToString("F0", System.Globalization.CultureInfo.InvariantCulture));
+        File.WriteAllText(Path.Combine(Store, Key(type.Name + "." + method, benchmark)), mib.ToString("F0", System.Globalization.CultureInfo.InvariantCulture));
     }
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
     {
-        string file = Path.Combine(Store, Key(benchmarkCase.Descriptor.Type.Name, benchmarkCase));
+        string file = Path.Combine(Store, Key(benchmarkCase.Descriptor.Type.Name + "." + benchmarkCase.Descriptor.WorkloadMethod.Name, benchmarkCase));
         return File.Exists(file) ? File.ReadAllText(file) : "-";
     }
 
