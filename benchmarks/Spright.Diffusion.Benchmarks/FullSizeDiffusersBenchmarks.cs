@@ -66,8 +66,9 @@ public class FullSizeDiffusersUNetBenchmarks
     }
 }
 
-/// <summary>The full-size UNet's first graph build into an empty cache (build + hard links + graph write, no session) and
-/// the cached path's session creation (what every later FromPretrained pays). Empty without SPRIGHT_FULLSIZE_DIFFUSERS.</summary>
+/// <summary>The full-size UNet's first graph build into an empty cache (build + hard links + graph write, no session),
+/// the cached path's session creation (what every later FromPretrained pays) and, for comparison, the optimum export's
+/// session creation. Empty without SPRIGHT_FULLSIZE_DIFFUSERS.</summary>
 [BenchmarkCategory("FullSize")]
 [Config(typeof(PeakMemoryConfig))]
 [SimpleJob(launchCount: 1, warmupCount: 0, iterationCount: 2, invocationCount: 1)]
@@ -83,7 +84,7 @@ public class FullSizeGraphBuildBenchmarks
         FullSizeSupport.ResetPeak();
     }
 
-    [IterationSetup(Target = nameof(CachedSessionCreation))]
+    [IterationSetup(Targets = [nameof(CachedSessionCreation), nameof(OptimumSessionCreation)])]
     public void WarmCache() => FullSizeSupport.ResetPeak();
 
     [Benchmark]
@@ -97,6 +98,19 @@ public class FullSizeGraphBuildBenchmarks
             BoundUNet.Open(FullSizeSupport.BuiltUNet(folder)).Dispose();
         }
     }
+
+    /// <summary>The same session from the optimum export (weights in <c>model.onnx_data</c>), for comparison.</summary>
+    [Benchmark]
+    public void OptimumSessionCreation()
+    {
+        if (FullSizeSupport.Folder is { } folder)
+        {
+            BoundUNet.Open(Path.Combine(FullSizeSupport.OptimumFolder(folder), "unet", "model.onnx")).Dispose();
+        }
+    }
+
+    [GlobalCleanup(Target = nameof(OptimumSessionCreation))]
+    public void CleanupOptimumSession() => PeakMemoryColumn.Record(this, nameof(OptimumSessionCreation), FullSizeSupport.PeakMiB());
 
     [GlobalCleanup(Target = nameof(FirstBuild))]
     public void CleanupBuild()
