@@ -9,7 +9,7 @@ namespace Spright.Diffusion.Benchmarks;
 
 /// <summary>
 /// The full-size verification mode: <c>dotnet run -c Release --project benchmarks/Spright.Diffusion.Benchmarks --
-/// fullsize-check [pipeline] [build] [unet[:SIDES]] [vae[:SIDES]]</c> with SPRIGHT_FULLSIZE_DIFFUSERS set. Each phase
+/// fullsize-check [pipeline] [build] [unet[:SIDES]] [vae[:SIDES]] [vae-tiled[:SIDES]]</c> with SPRIGHT_FULLSIZE_DIFFUSERS set. Each phase
 /// prints wall and process-CPU seconds and the process peak working set (VmHWM, reset before the phase) in one line
 /// that starts with <c>RESULT</c>. Single runs, interleaved where two things are compared: a loaded 2-core machine
 /// cannot afford BenchmarkDotNet's repetitions of 10–60 s calls (the BenchmarkDotNet classes are the repeatable form).
@@ -42,7 +42,11 @@ internal static class FullSizeCheck
                     UNet(folder, sides.Length > 0 ? sides : [512], parts.Length > 2 ? int.Parse(parts[2], CultureInfo.InvariantCulture) : 1);
                     break;
                 case "vae":
-                    Vae(folder, sides.Length > 0 ? sides : [768, 1024]);
+                    Vae(folder, sides.Length > 0 ? sides : [768, 1024], tiledOnly: false);
+                    break;
+                case "vae-tiled":
+                    // Sizes whose whole decode does not fit in memory (2048² needs tens of GB untiled).
+                    Vae(folder, sides.Length > 0 ? sides : [2048], tiledOnly: true);
                     break;
                 default:
                     Console.Error.WriteLine($"unknown phase {phase}");
@@ -161,7 +165,7 @@ internal static class FullSizeCheck
     }
 
     /// <summary>VAE decode of one latent, whole vs tiled (the pipeline's tiling; tile = the config's sample_size).</summary>
-    private static void Vae(string folder, int[] sides)
+    private static void Vae(string folder, int[] sides, bool tiledOnly)
     {
         string path = FullSizeSupport.BuiltVaeDecoder(folder);
         using var decoder = new OnnxVaeDecoder(path, FullSizeSupport.Settings, configDirectory: Path.Combine(folder, "vae"));
@@ -172,7 +176,7 @@ internal static class FullSizeCheck
             int s = side / 8;
             var latents = new float[4 * s * s];
             new Random.TorchGenerator(3).Randn(latents);
-            foreach (bool tiling in new[] { false, true })
+            foreach (bool tiling in tiledOnly ? new[] { true } : new[] { false, true })
             {
                 StartPhase();
                 var t = FullSizeSupport.Time(() => VaeTiling.Decode(decoder, TensorShapes.Wrap(latents, [1, 4, s, s]), new VaeSettings(tiling, false), null, default));
