@@ -23,15 +23,30 @@ public sealed class GenerateCommandParityTests : IDisposable
     [InlineData("09_guidance_rescale", "legacy")]
     [InlineData("11_img2img_strength0.6", "optimum")]
     [InlineData("13_ddim_eta0.5", "optimum")]
+    [InlineData("04_batch2_x2", "diffusers")]
+    [InlineData("08_dpmpp_karras", "diffusers")]
+    [InlineData("11_img2img_strength0.6", "diffusers")]
+    [InlineData("sd1/v2_odd_104x168_ddim", "diffusers-sd1")]
+    [InlineData("sd1/v3_img2img_strength0.5", "diffusers-sd1")]
+    [InlineData("extras/t1_tiled_256x384", "diffusers")]
     public void GenerateCommandMatchesDiffusers(string caseName, string layout)
     {
-        PipelineReferenceCase c = PipelineReferenceCase.Load(caseName);
+        PipelineReferenceCase c = caseName.StartsWith("sd1/", StringComparison.Ordinal) ? PipelineReferenceCase.LoadSd1(caseName[4..])
+            : caseName.StartsWith("extras/", StringComparison.Ordinal) ? PipelineReferenceCase.LoadExtra(caseName[7..])
+            : PipelineReferenceCase.Load(caseName);
+        string model = layout switch
+        {
+            "legacy" => TestPaths.LegacyModel,
+            "diffusers" => TestPaths.TinySd2Diffusers,
+            "diffusers-sd1" => TestPaths.TinySd1Diffusers,
+            _ => TestPaths.TinyModel,
+        };
         JsonElement call = c.Call;
         int[] imageShape = c.Npy("image.npy").Shape;
         var args = new List<string>
         {
             "generate", "--quiet",
-            "--model", layout == "legacy" ? TestPaths.LegacyModel : TestPaths.TinyModel,
+            "--model", model,
             "--seed", c.Seed.ToString(CultureInfo.InvariantCulture),
             "--steps", call.GetProperty("num_inference_steps").GetInt32().ToString(CultureInfo.InvariantCulture),
             "--output", Path.Combine(_dir, "out.png"),
@@ -59,10 +74,17 @@ public sealed class GenerateCommandParityTests : IDisposable
         {
             args.AddRange(["--width", imageShape[2].ToString(CultureInfo.InvariantCulture), "--height", imageShape[1].ToString(CultureInfo.InvariantCulture)]);
         }
-        if (c.SchedulerClass != "DDIMScheduler")
+        if (call.TryGetProperty("vae_tiling", out JsonElement tiling) && tiling.GetBoolean())
         {
-            args.AddRange(["--scheduler", c.SchedulerClass]);
+            args.Add("--vae-tiling");
         }
+        // The case's scheduler, from the model's scheduler config with the case's overrides (as from_config(**overrides)).
+        args.AddRange(["--scheduler", c.SchedulerClass]);
+        foreach (KeyValuePair<string, string> o in c.SchedulerOverrides())
+        {
+            args.AddRange(["--scheduler-option", $"{o.Key}={o.Value}"]);
+        }
+
 
         CliResult result = CliProcess.Run(_dir, [.. args]);
         Assert.True(result.ExitCode == 0, result.ToString());

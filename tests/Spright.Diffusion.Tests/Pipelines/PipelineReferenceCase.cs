@@ -45,6 +45,15 @@ internal sealed class PipelineReferenceCase
 
     public bool Has(string file) => File.Exists(Path.Combine(Directory, file));
 
+    /// <summary>The scheduler overrides of the case as CLI <c>key=value</c> pairs (JSON literals as written).</summary>
+    public IEnumerable<KeyValuePair<string, string>> SchedulerOverrides()
+    {
+        foreach (JsonProperty p in _manifest.GetProperty("scheduler").GetProperty("overrides").EnumerateObject())
+        {
+            yield return new(p.Name, p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText());
+        }
+    }
+
     /// <summary>Swaps in the case's scheduler exactly as the reference did: <c>Class.from_config(model config, **overrides)</c>.</summary>
     public void ConfigureScheduler(StableDiffusionPipelineBase pipe)
     {
