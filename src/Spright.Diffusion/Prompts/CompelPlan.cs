@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using Spright.Diffusion.Tokenization;
 
@@ -14,6 +15,9 @@ namespace Spright.Diffusion.Prompts;
 /// </summary>
 internal sealed class CompelPlan
 {
+    /// <summary>The size of the blocks a node is computed in (32 KiB of float32, a few tokens).</summary>
+    private const int BlockFloats = 8192;
+
     private readonly IPromptTokenizer _tokenizer;
     private readonly bool _truncate;
     private readonly int _chunk;
@@ -454,84 +458,223 @@ internal sealed class CompelPlan
         return ones;
     }
 
-    /// <summary>Computes a node from the encoded rows: float32 [Tokens × hidden], row-major.</summary>
-    public float[] Evaluate(Node node)
-    {
-        int hidden = Batch.HiddenSize;
-        var result = new float[node.Tokens * hidden];
-        Evaluate(node, result);
-        return result;
-    }
-
-    /// <summary>Computes a node from the encoded rows into <paramref name="destination"/> ([Tokens × hidden]).</summary>
+    /// <summary>Computes a node from the encoded rows into <paramref name="destination"/> ([Tokens × hidden], row-major).</summary>
+    /// <remarks>
+    /// The node is computed a few tokens at a time, every element with the same float32 operations in the same order
+    /// as on whole tensors (torch's), so the intermediate tensors (the parts of a blend, the empty-prompt conditioning
+    /// of a weighted conjunction part) only ever exist one block at a time, in a small pooled buffer, and a part's
+    /// weight is applied as its values are read (<c>TensorPrimitives.MultiplyAdd</c> rounds the product and the sum
+    /// separately, as torch's <c>a + b * w</c> does).
+    /// </remarks>
     public void Evaluate(Node node, Span<float> destination)
     {
         int hidden = Batch.HiddenSize;
+        if (destination.Length != node.Tokens * hidden)
+        {
+            throw new ArgumentException("The destination does not have the node's size.", nameof(destination));
+        }
+        int block = Math.Max(1, BlockFloats / hidden);
+        int blockFloats = block * hidden;
+        int levels = ScratchLevels(node, Combine.Write);
+        float[]? scratch = levels == 0 ? null : ArrayPool<float>.Shared.Rent(levels * blockFloats);
+        try
+        {
+            var context = new EvaluationContext(this, hidden, blockFloats, scratch);
+            for (int start = 0; start < node.Tokens; start += block)
+            {
+                int count = Math.Min(block, node.Tokens - start);
+                context.Evaluate(node, start, count, destination.Slice(start * hidden, count * hidden), Combine.Write, 1f, 0);
+            }
+        }
+        finally
+        {
+            if (scratch is not null)
+            {
+                ArrayPool<float>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    /// <summary>How a node's values go into the destination.</summary>
+    private enum Combine
+    {
+        /// <summary>destination = value.</summary>
+        Write,
+
+        /// <summary>destination = value · scale.</summary>
+        Scale,
+
+        /// <summary>destination = destination + value · scale.</summary>
+        Accumulate,
+    }
+
+    /// <summary>How many block buffers computing <paramref name="node"/> with <paramref name="combine"/> needs (the
+    /// levels <see cref="EvaluationContext.Evaluate"/> uses).</summary>
+    private static int ScratchLevels(Node node, Combine combine)
+    {
         switch (node)
         {
             case ChunkNode chunk:
-            {
-                ReadOnlySpan<float> z = Batch.Row(chunk.Row);
-                z.CopyTo(destination);
-                if (chunk.AllOne)
-                {
-                    return;
-                }
-                ReadOnlySpan<float> empty = Batch.Row(_emptyRow);
-                for (int p = 0; p < chunk.Weights.Length; p++)
-                {
-                    float w = chunk.Weights[p];
-                    if (w == 1f)
-                    {
-                        continue;
-                    }
-                    // empty + (z − empty)·w, each operation rounded to float32 as torch does.
-                    Span<float> d = destination.Slice(p * hidden, hidden);
-                    ReadOnlySpan<float> e = empty.Slice(p * hidden, hidden);
-                    TensorPrimitives.Subtract(d, e, d);
-                    TensorPrimitives.Multiply(d, w, d);
-                    TensorPrimitives.Add(d, e, d);
-                }
-                return;
-            }
+                return combine == Combine.Accumulate && !chunk.AllOne ? 1 : 0;
             case ConcatNode concat:
             {
-                int offset = 0;
+                int levels = 0;
                 foreach (Node part in concat.Parts)
                 {
-                    Evaluate(part, destination.Slice(offset, part.Tokens * hidden));
-                    offset += part.Tokens * hidden;
+                    levels = Math.Max(levels, ScratchLevels(part, combine));
                 }
-                return;
+                return levels;
             }
             case WeightedSumNode sum:
             {
-                Evaluate(sum.Parts[0], destination);
-                TensorPrimitives.Multiply(destination, sum.Weights[0], destination);
-                if (sum.Parts.Count > 1)
+                if (combine != Combine.Write)
                 {
-                    var buffer = new float[destination.Length];
-                    for (int k = 1; k < sum.Parts.Count; k++)
-                    {
-                        Evaluate(sum.Parts[k], buffer);
-                        TensorPrimitives.Multiply(buffer, sum.Weights[k], buffer);
-                        TensorPrimitives.Add(destination, buffer, destination);
-                    }
+                    return 1 + ScratchLevels(sum, Combine.Write);
                 }
-                return;
+                int levels = ScratchLevels(sum.Parts[0], Combine.Scale);
+                for (int k = 1; k < sum.Parts.Count; k++)
+                {
+                    levels = Math.Max(levels, ScratchLevels(sum.Parts[k], Combine.Accumulate));
+                }
+                return levels;
             }
             case LerpFromEmptyNode lerp:
-            {
-                Evaluate(lerp.Inner, destination);
-                var empty = new float[destination.Length];
-                Evaluate(lerp.Empty, empty);
-                TensorPrimitives.Subtract(destination, empty, destination);
-                TensorPrimitives.Multiply(destination, lerp.Weight, destination);
-                TensorPrimitives.Add(destination, empty, destination);
-                return;
-            }
+                return combine != Combine.Write
+                    ? 1 + ScratchLevels(lerp, Combine.Write)
+                    : Math.Max(ScratchLevels(lerp.Inner, Combine.Write), 1 + ScratchLevels(lerp.Empty, Combine.Write));
             default:
                 throw new InvalidOperationException("unknown node");
+        }
+    }
+
+    /// <summary>One call of the plan's <c>Evaluate</c>: the plan, the sizes and the block buffers.</summary>
+    private readonly struct EvaluationContext(CompelPlan plan, int hidden, int blockFloats, float[]? scratch)
+    {
+        /// <summary>Tokens [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) of a node,
+        /// combined into <paramref name="destination"/> as <paramref name="combine"/> says; the block buffers from
+        /// <paramref name="level"/> on are free for the node's intermediate values.</summary>
+        public void Evaluate(Node node, int start, int count, Span<float> destination, Combine combine, float scale, int level)
+        {
+            switch (node)
+            {
+                case ChunkNode chunk:
+                    Chunk(chunk, start, count, destination, combine, scale, level);
+                    return;
+                case ConcatNode concat:
+                {
+                    // The parts overlapping the range, each over its own share of it.
+                    int partStart = 0;
+                    int end = start + count;
+                    foreach (Node part in concat.Parts)
+                    {
+                        int partEnd = partStart + part.Tokens;
+                        int from = Math.Max(start, partStart);
+                        int to = Math.Min(end, partEnd);
+                        if (from < to)
+                        {
+                            Evaluate(part, from - partStart, to - from, destination.Slice((from - start) * hidden, (to - from) * hidden), combine, scale, level);
+                        }
+                        if (partEnd >= end)
+                        {
+                            break;
+                        }
+                        partStart = partEnd;
+                    }
+                    return;
+                }
+                case WeightedSumNode sum when combine == Combine.Write:
+                    // Σ parts[k]·weights[k], summed from the first part on.
+                    Evaluate(sum.Parts[0], start, count, destination, Combine.Scale, sum.Weights[0], level);
+                    for (int k = 1; k < sum.Parts.Count; k++)
+                    {
+                        Evaluate(sum.Parts[k], start, count, destination, Combine.Accumulate, sum.Weights[k], level);
+                    }
+                    return;
+                case LerpFromEmptyNode lerp when combine == Combine.Write:
+                {
+                    // empty + (inner − empty)·weight.
+                    Evaluate(lerp.Inner, start, count, destination, Combine.Write, 1f, level);
+                    Span<float> empty = Buffer(level, destination.Length);
+                    Evaluate(lerp.Empty, start, count, empty, Combine.Write, 1f, level + 1);
+                    TensorPrimitives.Subtract(destination, empty, destination);
+                    TensorPrimitives.MultiplyAdd(destination, lerp.Weight, empty, destination);
+                    return;
+                }
+                case WeightedSumNode or LerpFromEmptyNode:
+                {
+                    Span<float> value = Buffer(level, destination.Length);
+                    Evaluate(node, start, count, value, Combine.Write, 1f, level + 1);
+                    Apply(value, destination, combine, scale);
+                    return;
+                }
+                default:
+                    throw new InvalidOperationException("unknown node");
+            }
+        }
+
+        /// <summary>build_weighted_embedding_tensor for a range of a chunk: z, or empty + (z − empty)·w for the tokens
+        /// weighted w ≠ 1.</summary>
+        private void Chunk(ChunkNode chunk, int start, int count, Span<float> destination, Combine combine, float scale, int level)
+        {
+            ReadOnlySpan<float> z = plan.Batch.Row(chunk.Row).Slice(start * hidden, count * hidden);
+            if (chunk.AllOne)
+            {
+                Apply(z, destination, combine, scale);
+                return;
+            }
+            ReadOnlySpan<float> empty = plan.Batch.Row(plan._emptyRow).Slice(start * hidden, count * hidden);
+            ReadOnlySpan<float> weights = chunk.Weights.AsSpan(start, count);
+            int p = 0;
+            while (p < count)
+            {
+                float w = weights[p];
+                if (w == 1f)
+                {
+                    // A run of unweighted tokens at once.
+                    int run = p + 1;
+                    while (run < count && weights[run] == 1f)
+                    {
+                        run++;
+                    }
+                    Apply(z.Slice(p * hidden, (run - p) * hidden), destination.Slice(p * hidden, (run - p) * hidden), combine, scale);
+                    p = run;
+                    continue;
+                }
+                // empty + (z − empty)·w, each operation rounded to float32 as torch does.
+                ReadOnlySpan<float> e = empty.Slice(p * hidden, hidden);
+                Span<float> d = destination.Slice(p * hidden, hidden);
+                Span<float> value = combine == Combine.Accumulate ? Buffer(level, hidden) : d;
+                TensorPrimitives.Subtract(z.Slice(p * hidden, hidden), e, value);
+                TensorPrimitives.MultiplyAdd(value, w, e, value);
+                if (combine == Combine.Scale)
+                {
+                    TensorPrimitives.Multiply(d, scale, d);
+                }
+                else if (combine == Combine.Accumulate)
+                {
+                    TensorPrimitives.MultiplyAdd(value, scale, d, d);
+                }
+                p++;
+            }
+        }
+
+        private Span<float> Buffer(int level, int length) => scratch.AsSpan(level * blockFloats, length);
+
+        private static void Apply(ReadOnlySpan<float> value, Span<float> destination, Combine combine, float scale)
+        {
+            switch (combine)
+            {
+                case Combine.Write:
+                    value.CopyTo(destination);
+                    break;
+                case Combine.Scale:
+                    TensorPrimitives.Multiply(value, scale, destination);
+                    break;
+                default:
+                    // destination + value·scale, the product rounded first.
+                    TensorPrimitives.MultiplyAdd(value, scale, destination, destination);
+                    break;
+            }
         }
     }
 }

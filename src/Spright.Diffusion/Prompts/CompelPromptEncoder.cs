@@ -106,7 +106,8 @@ public sealed class CompelPromptEncoder : IPromptEncoder
     {
         int hidden = plan.Batch.HiddenSize;
         int size = tokens * hidden;
-        var data = new float[checked(nodes.Length * size)];
+        // Every element is written below: no need to clear the (large) array first.
+        float[] data = GC.AllocateUninitializedArray<float>(checked(nodes.Length * size));
         for (int b = 0; b < nodes.Length; b++)
         {
             plan.Evaluate(nodes[b], data.AsSpan(b * size, size));
