@@ -22,6 +22,7 @@ internal sealed class CompelPlan
     private readonly bool _truncate;
     private readonly int _chunk;
     private int _emptyRow = -1;
+    private ChunkNode? _empty;
 
     public CompelPlan(IPromptTokenizer tokenizer, bool truncate)
     {
@@ -123,7 +124,14 @@ internal sealed class CompelPlan
         {
             _emptyRow = Batch.Add(EmptyIds(), null);
         }
-        return new ChunkNode(_emptyRow, Ones(_chunk));
+        // Nodes are immutable: one node serves every empty-prompt chunk.
+        if (_empty is null)
+        {
+            var ones = new float[_chunk];
+            Array.Fill(ones, 1f);
+            _empty = new ChunkNode(_emptyRow, ones);
+        }
+        return _empty;
     }
 
     private int[] EmptyIds()
@@ -177,7 +185,7 @@ internal sealed class CompelPlan
             }
         }
         Node originalNode = Fragments(original.Select(f => f.Text).ToList(), original.Select(f => f.Weight).ToList(), paramName);
-        int editedTokens = ChunkAndPad(edited.Select(f => f.Text).ToList(), edited.Select(f => f.Weight).ToList()).Ids.Count;
+        int editedTokens = ChunkAndPad(edited.Select(f => f.Text).ToList(), edited.Select(f => f.Weight).ToList()).Ids.Length;
         return PadTo(originalNode, editedTokens);
     }
 
@@ -187,8 +195,15 @@ internal sealed class CompelPlan
 
     private Node FlattenedPrompt(CompelFlattenedPrompt prompt, string paramName)
     {
-        var fragments = prompt.Children.Cast<CompelFragment>().ToList();
-        return Fragments(fragments.Select(f => f.Text).ToList(), fragments.Select(f => f.Weight).ToList(), paramName);
+        var texts = new List<string>(prompt.Children.Count);
+        var weights = new List<double>(prompt.Children.Count);
+        foreach (object child in prompt.Children)
+        {
+            var fragment = (CompelFragment)child;
+            texts.Add(fragment.Text);
+            weights.Add(fragment.Weight);
+        }
+        return Fragments(texts, weights, paramName);
     }
 
     /// <summary>get_embeddings_for_weighted_prompt_fragments for one prompt.</summary>
@@ -199,11 +214,15 @@ internal sealed class CompelPlan
             fragments = [string.Empty];
             weights = [1.0];
         }
-        List<List<int>> fragmentIds = fragments.Select(FragmentIds).ToList();
-        (List<int> ids, List<float> tokenWeights, List<int> mask) = ChunkAndPad(fragmentIds, weights);
-        Node baseEmbedding = Weighted(ids, tokenWeights, mask);
-        var embeddings = new List<Node> { baseEmbedding };
-        var lerpWeights = new List<float> { 1f };
+        var fragmentIds = new List<int[]>(fragments.Count);
+        foreach (string fragment in fragments)
+        {
+            fragmentIds.Add(FragmentIds(fragment));
+        }
+        (int[] ids, float[] tokenWeights) = ChunkAndPad(fragmentIds, weights);
+        Node baseEmbedding = Weighted(ids, tokenWeights, null);
+        List<Node>? embeddings = null;
+        List<float>? lerpWeights = null;
         List<(int? Start, int? End)> ranges = TokenRanges(ids, fragmentIds, fragments, paramName);
         for (int index = 0; index < ranges.Count; index++)
         {
@@ -217,27 +236,31 @@ internal sealed class CompelPlan
                 throw new ArgumentException(
                     $"compel cannot use the prompt: the fragment '{fragments[index]}' is weighted below 1 but has no tokens.", paramName);
             }
-            var without = new List<int>(mask);
-            for (int i = start; i < Math.Min(end + 1, without.Count); i++)
+            // The attention mask (all ones) with the fragment's tokens masked out.
+            var without = new int[ids.Length];
+            Array.Fill(without, 1);
+            for (int i = start; i < Math.Min(end + 1, without.Length); i++)
             {
                 without[i] = 0;
             }
             if (!_truncate)
             {
-                for (int i = 0; i < without.Count; i += _chunk)
+                for (int i = 0; i < without.Length; i += _chunk)
                 {
                     without[i] = 1;
                 }
-                for (int i = _chunk - 1; i < without.Count; i += _chunk)
+                for (int i = _chunk - 1; i < without.Length; i += _chunk)
                 {
                     without[i] = 1;
                 }
             }
+            embeddings ??= [baseEmbedding];
+            lerpWeights ??= [1f];
             embeddings.Add(Weighted(ids, tokenWeights, without));
             double clamped = Math.Max(1e-5, fragmentWeight);
             lerpWeights.Add((float)Math.Tan((1.0 - clamped) * Math.PI / 2));
         }
-        if (embeddings.Count == 1)
+        if (embeddings is null || lerpWeights is null)
         {
             return baseEmbedding;
         }
@@ -246,108 +269,126 @@ internal sealed class CompelPlan
         {
             sum += w;
         }
-        return new WeightedSumNode(embeddings, lerpWeights.Select(w => w / sum).ToArray());
+        var normalized = new float[lerpWeights.Count];
+        for (int i = 0; i < normalized.Length; i++)
+        {
+            normalized[i] = lerpWeights[i] / sum;
+        }
+        return new WeightedSumNode(embeddings, normalized);
     }
 
-    /// <summary>build_weighted_embedding_tensor: one text-encoder row per chunk.</summary>
-    private ConcatNode Weighted(List<int> ids, List<float> weights, List<int> mask)
+    /// <summary>build_weighted_embedding_tensor: one text-encoder row per chunk (<paramref name="mask"/> null: all ones).</summary>
+    private ConcatNode Weighted(int[] ids, float[] weights, int[]? mask)
     {
-        if (_emptyRow < 0 && weights.Exists(w => w != 1f))
+        if (_emptyRow < 0 && Array.Exists(weights, w => w != 1f))
         {
             _emptyRow = Batch.Add(EmptyIds(), null);
         }
-        var chunks = new List<Node>();
-        for (int start = 0; start < ids.Count; start += _chunk)
+        var chunks = new List<Node>(ids.Length / _chunk);
+        for (int start = 0; start < ids.Length; start += _chunk)
         {
-            int row = Batch.Add(ids.GetRange(start, _chunk).ToArray(), mask.GetRange(start, _chunk).ToArray());
-            chunks.Add(new ChunkNode(row, weights.GetRange(start, _chunk).ToArray()));
+            int[]? chunkMask = mask is null || !mask.AsSpan(start, _chunk).ContainsAnyExcept(1) ? null : mask.AsSpan(start, _chunk).ToArray();
+            int row = Batch.Add(ids.AsSpan(start, _chunk).ToArray(), chunkMask);
+            chunks.Add(new ChunkNode(row, weights.AsSpan(start, _chunk).ToArray()));
         }
         return new ConcatNode(chunks);
     }
 
     /// <summary>get_token_ids(texts, include_start_and_end_markers=False).</summary>
-    private List<int> FragmentIds(string text)
+    private int[] FragmentIds(string text)
     {
-        int[] encoded = _tokenizer.Encode(text);
-        IEnumerable<int> ids = encoded;
-        if (_truncate && encoded.Length > _chunk)
+        int[] ids = _tokenizer.Encode(text);
+        if (_truncate && ids.Length > _chunk)
         {
             int[] cut = new int[_chunk];
-            Array.Copy(encoded, cut, _chunk - 1);
-            cut[^1] = encoded[^1];
+            Array.Copy(ids, cut, _chunk - 1);
+            cut[^1] = ids[^1];
             ids = cut;
         }
-        var list = ids.ToList();
-        if (list.Count > 0 && list[0] == _tokenizer.BosTokenId)
+        int start = ids.Length > 0 && ids[0] == _tokenizer.BosTokenId ? 1 : 0;
+        int end = ids.Length;
+        while (end > start && (ids[end - 1] == _tokenizer.PadTokenId || ids[end - 1] == _tokenizer.EosTokenId))
         {
-            list.RemoveAt(0);
+            end--;
         }
-        while (list.Count > 0 && (list[^1] == _tokenizer.PadTokenId || list[^1] == _tokenizer.EosTokenId))
-        {
-            list.RemoveAt(list.Count - 1);
-        }
-        return list;
+        return start == 0 && end == ids.Length ? ids : ids.AsSpan(start, end - start).ToArray();
     }
 
-    /// <summary>get_token_ids_and_expand_weights + _chunk_and_pad_token_ids.</summary>
-    internal (List<int> Ids, List<float> Weights, List<int> Mask) ChunkAndPad(List<string> fragments, List<double> weights)
+    /// <summary>get_token_ids_and_expand_weights + _chunk_and_pad_token_ids: the ids, their weights and the
+    /// attention mask (all ones).</summary>
+    internal (int[] Ids, float[] Weights, int[] Mask) ChunkAndPad(List<string> fragments, List<double> weights)
     {
         if (fragments.Count == 0)
         {
             fragments = [string.Empty];
             weights = [1.0];
         }
-        return ChunkAndPad(fragments.Select(FragmentIds).ToList(), weights);
+        var fragmentIds = new List<int[]>(fragments.Count);
+        foreach (string fragment in fragments)
+        {
+            fragmentIds.Add(FragmentIds(fragment));
+        }
+        (int[] ids, float[] tokenWeights) = ChunkAndPad(fragmentIds, weights);
+        var mask = new int[ids.Length];
+        Array.Fill(mask, 1);
+        return (ids, tokenWeights, mask);
     }
 
-    private (List<int> Ids, List<float> Weights, List<int> Mask) ChunkAndPad(List<List<int>> fragmentIds, List<double> weights)
+    private (int[] Ids, float[] Weights) ChunkAndPad(List<int[]> fragmentIds, List<double> weights)
     {
-        var remainingIds = new List<int>();
-        var remainingWeights = new List<float>();
+        int total = 0;
+        foreach (int[] ids in fragmentIds)
+        {
+            total += ids.Length;
+        }
+        var remainingIds = new int[total];
+        var remainingWeights = new float[total];
+        int at = 0;
         for (int f = 0; f < fragmentIds.Count; f++)
         {
-            List<int> ids = fragmentIds[f];
-            remainingIds.AddRange(ids);
-            remainingWeights.AddRange(Enumerable.Repeat((float)weights[f], ids.Count));
+            int[] ids = fragmentIds[f];
+            ids.CopyTo(remainingIds, at);
+            remainingWeights.AsSpan(at, ids.Length).Fill((float)weights[f]);
+            at += ids.Length;
         }
-        var allIds = new List<int>();
-        var allWeights = new List<float>();
-        var allMasks = new List<int>();
+
+        // The content length of every chunk first, then the chunks: [bos] content [eos] [pad]…
         int content = _chunk - 2;
+        var splits = new List<int>();
         int offset = 0;
         while (true)
         {
-            int left = remainingIds.Count - offset;
+            int left = total - offset;
             int split = Math.Min(NextSplitPoint(remainingIds, offset, content), left);
-            allIds.Add(_tokenizer.BosTokenId);
-            allWeights.Add(1f);
-            for (int i = 0; i < split; i++)
-            {
-                allIds.Add(remainingIds[offset + i]);
-                allWeights.Add(remainingWeights[offset + i]);
-            }
-            allIds.Add(_tokenizer.EosTokenId);
-            allWeights.Add(1f);
-            int pad = _chunk - (split + 2);
-            for (int i = 0; i < pad; i++)
-            {
-                allIds.Add(_tokenizer.PadTokenId);
-                allWeights.Add(1f);
-            }
+            splits.Add(split);
             offset += split;
-            if (_truncate || offset >= remainingIds.Count)
+            if (_truncate || offset >= total)
             {
                 break;
             }
         }
-        allMasks.AddRange(Enumerable.Repeat(1, allIds.Count));
-        return (allIds, allWeights, allMasks);
+        var allIds = new int[checked(splits.Count * _chunk)];
+        var allWeights = new float[allIds.Length];
+        allWeights.AsSpan().Fill(1f);
+        offset = 0;
+        for (int c = 0; c < splits.Count; c++)
+        {
+            int split = splits[c];
+            Span<int> chunkIds = allIds.AsSpan(c * _chunk, _chunk);
+            chunkIds[0] = _tokenizer.BosTokenId;
+            remainingIds.AsSpan(offset, split).CopyTo(chunkIds[1..]);
+            remainingWeights.AsSpan(offset, split).CopyTo(allWeights.AsSpan((c * _chunk) + 1, split));
+            chunkIds[split + 1] = _tokenizer.EosTokenId;
+            chunkIds[(split + 2)..].Fill(_tokenizer.PadTokenId);
+            offset += split;
+        }
+        return (allIds, allWeights);
     }
 
     /// <summary>_find_next_best_split_point with SplitLongTextMode.SENTENCES (then PHRASES, WORDS, BRUTAL).</summary>
-    private int NextSplitPoint(List<int> ids, int offset, int maxLength)
+    private int NextSplitPoint(int[] ids, int offset, int maxLength)
     {
-        int count = ids.Count - offset;
+        int count = ids.Length - offset;
         if (_truncate || count <= maxLength)
         {
             return maxLength;
@@ -377,14 +418,14 @@ internal sealed class CompelPlan
     }
 
     /// <summary>_get_token_ranges_for_fragments.</summary>
-    private List<(int? Start, int? End)> TokenRanges(List<int> chunked, List<List<int>> perFragmentIds, List<string> fragments, string paramName)
+    private List<(int? Start, int? End)> TokenRanges(int[] chunked, List<int[]> perFragmentIds, List<string> fragments, string paramName)
     {
-        var result = new List<(int?, int?)>();
+        var result = new List<(int?, int?)>(fragments.Count);
         int fragmentStart = 0;
         for (int fragmentIndex = 0; fragmentIndex < fragments.Count; fragmentIndex++)
         {
-            List<int> fragmentIds = perFragmentIds[fragmentIndex];
-            if (fragmentIds.Count == 0)
+            int[] fragmentIds = perFragmentIds[fragmentIndex];
+            if (fragmentIds.Length == 0)
             {
                 result.Add((null, null));
                 continue;
@@ -395,11 +436,11 @@ internal sealed class CompelPlan
             }
             while (true)
             {
-                if (fragmentStart >= chunked.Count - 1)
+                if (fragmentStart >= chunked.Length - 1)
                 {
                     if (_truncate)
                     {
-                        fragmentStart = chunked.Count - 1;
+                        fragmentStart = chunked.Length - 1;
                         break;
                     }
                     throw RangeError(fragmentIndex, fragments, "start", paramName);
@@ -414,11 +455,11 @@ internal sealed class CompelPlan
             int relative = 0;
             while (true)
             {
-                if (fragmentEnd >= chunked.Count - 1)
+                if (fragmentEnd >= chunked.Length - 1)
                 {
                     if (_truncate)
                     {
-                        fragmentEnd = chunked.Count - 1;
+                        fragmentEnd = chunked.Length - 1;
                         break;
                     }
                     throw RangeError(fragmentIndex, fragments, "end", paramName);
@@ -427,7 +468,7 @@ internal sealed class CompelPlan
                 if (id == fragmentIds[relative])
                 {
                     relative++;
-                    if (relative == fragmentIds.Count)
+                    if (relative == fragmentIds.Length)
                     {
                         break;
                     }
@@ -450,13 +491,6 @@ internal sealed class CompelPlan
 
     private static ArgumentException RangeError(int index, List<string> fragments, string what, string paramName) =>
         new($"compel cannot use the prompt: it cannot find the {what} of the tokens of fragment {index} ('{fragments[index]}').", paramName);
-
-    private static float[] Ones(int n)
-    {
-        var ones = new float[n];
-        Array.Fill(ones, 1f);
-        return ones;
-    }
 
     /// <summary>Computes a node from the encoded rows into <paramref name="destination"/> ([Tokens × hidden], row-major).</summary>
     /// <remarks>

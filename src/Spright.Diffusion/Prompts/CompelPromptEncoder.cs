@@ -124,7 +124,6 @@ public sealed class CompelPromptEncoder : IPromptEncoder
         var flattened = conjunction.Prompts[0] as CompelFlattenedPrompt
             ?? (CompelFlattenedPrompt)((CompelBlend)conjunction.Prompts[0]).Prompts[0];
         var fragments = flattened.Children.OfType<CompelFragment>().ToList();
-        (List<int> ids, List<float> weights, List<int> mask) = plan.ChunkAndPad(fragments.Select(f => f.Text).ToList(), fragments.Select(f => f.Weight).ToList());
-        return (ids.ToArray(), weights.ToArray(), mask.ToArray());
+        return plan.ChunkAndPad(fragments.Select(f => f.Text).ToList(), fragments.Select(f => f.Weight).ToList());
     }
 }
