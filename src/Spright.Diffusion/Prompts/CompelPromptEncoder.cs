@@ -106,7 +106,8 @@ public sealed class CompelPromptEncoder : IPromptEncoder
     {
         int hidden = plan.Batch.HiddenSize;
         int size = tokens * hidden;
-        var data = new float[checked(nodes.Length * size)];
+        // Every element is written below: no need to clear the (large) array first.
+        float[] data = GC.AllocateUninitializedArray<float>(checked(nodes.Length * size));
         for (int b = 0; b < nodes.Length; b++)
         {
             plan.Evaluate(nodes[b], data.AsSpan(b * size, size));
@@ -123,7 +124,6 @@ public sealed class CompelPromptEncoder : IPromptEncoder
         var flattened = conjunction.Prompts[0] as CompelFlattenedPrompt
             ?? (CompelFlattenedPrompt)((CompelBlend)conjunction.Prompts[0]).Prompts[0];
         var fragments = flattened.Children.OfType<CompelFragment>().ToList();
-        (List<int> ids, List<float> weights, List<int> mask) = plan.ChunkAndPad(fragments.Select(f => f.Text).ToList(), fragments.Select(f => f.Weight).ToList());
-        return (ids.ToArray(), weights.ToArray(), mask.ToArray());
+        return plan.ChunkAndPad(fragments.Select(f => f.Text).ToList(), fragments.Select(f => f.Weight).ToList());
     }
 }

@@ -41,7 +41,7 @@ internal sealed class CompelPromptParser
         // non_syntax_word = Combine(OneOrMore(escaped symbol | +/- not followed by space, syntax or end | digits |
         // one character that is neither whitespace nor syntax)): scanned directly (PpNonSyntaxWord), same text.
         PpElement nonSyntaxWord = new PpNonSyntaxWord(PythonWhitespace, SyntacticChars)
-            .WithAction((_, _, t) => PpActionResult.Of(t.Select(x => (object)CompelFragment.Create((string)x)).ToList()));
+            .WithAction((_, _, t) => PpActionResult.Of(Fragments(t)));
         nonSyntaxWord.Memoize = true;
 
         PpElement freeWord = new PpCharsNotIn(PythonWhitespace)
@@ -133,6 +133,16 @@ internal sealed class CompelPromptParser
         _conjunction = new PpMatchFirst(explicitConjunction, implicitConjunction);
     }
 
+    private static List<object> Fragments(List<object> words)
+    {
+        var fragments = new List<object>(words.Count);
+        foreach (object word in words)
+        {
+            fragments.Add(CompelFragment.Create((string)word));
+        }
+        return fragments;
+    }
+
     /// <summary>The parser with compel's defaults (<c>attention_plus_base</c> 1.1, <c>attention_minus_base</c> 0.9).</summary>
     public static CompelPromptParser Default { get; } = new(1.1, 0.9);
 
@@ -148,7 +158,11 @@ internal sealed class CompelPromptParser
             return new CompelConjunction([new CompelFlattenedPrompt([CompelFragment.Create(string.Empty)])], [1.0]);
         }
         (string expanded, int[] tabMap) = ExpandTabs(text);
-        var state = new PpState(expanded) { MapPosition = p => MapBack(map, MapBack(tabMap, p)) };
+        // An empty comma map: no space was inserted, and the map is the identity on 0…prompt.Length.
+        var state = new PpState(expanded)
+        {
+            MapPosition = map.Length == 0 ? p => Math.Clamp(MapBack(tabMap, p), 0, prompt.Length) : p => MapBack(map, MapBack(tabMap, p)),
+        };
         try
         {
             if (!_conjunction.Parse(state, 0, true, true, out _, out List<object> tokens))
@@ -176,9 +190,13 @@ internal sealed class CompelPromptParser
         return true;
     }
 
-    /// <summary><c>re.sub(r',(\S)', r', \1', prompt)</c> with a map from new positions to old ones.</summary>
+    /// <summary><c>re.sub(r',(\S)', r', \1', prompt)</c> with a map from new positions to old ones (empty when no space is inserted).</summary>
     private static (string Text, int[] Map) EnforceSpaceAfterComma(string prompt)
     {
+        if (!NeedsSpaceAfterComma(prompt))
+        {
+            return (prompt, []);
+        }
         var sb = new StringBuilder(prompt.Length + 8);
         var map = new List<int>(prompt.Length + 8);
         int i = 0;
@@ -199,6 +217,18 @@ internal sealed class CompelPromptParser
         }
         map.Add(prompt.Length);
         return (sb.ToString(), map.ToArray());
+    }
+
+    private static bool NeedsSpaceAfterComma(string prompt)
+    {
+        for (int i = prompt.IndexOf(',', StringComparison.Ordinal); i >= 0 && i + 1 < prompt.Length; i = prompt.IndexOf(',', i + 1))
+        {
+            if (!PythonFloat.IsSpace(prompt[i + 1]))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Python's <c>str.expandtabs()</c> (tab stops every 8 columns, columns restart after \n and \r).</summary>
@@ -391,37 +421,37 @@ internal sealed class CompelPromptParser
         var weights = new List<double>();
         for (int i = 0; i < root.Prompts.Count; i++)
         {
-            List<object> flattened = FlattenInternal(root.Prompts[i], 1.0, state);
-            if (flattened.Count > 0)
+            int before = parts.Count;
+            FlattenInternal(root.Prompts[i], 1.0, state, parts);
+            if (parts.Count > before)
             {
-                parts.AddRange(flattened);
                 weights.Add(root.Weights[i]);
             }
         }
         return new CompelConjunction(parts, weights);
     }
 
-    private static List<object> FlattenInternal(object node, double weightScale, PpState state)
+    /// <summary>flatten's results for <paramref name="node"/>, appended to <paramref name="results"/>.</summary>
+    private static void FlattenInternal(object node, double weightScale, PpState state, List<object> results)
     {
-        var results = new List<object>();
         switch (node)
         {
             case PpGroup group:
                 foreach (object x in group.Items)
                 {
-                    results.AddRange(FlattenInternal(x, weightScale, state));
+                    FlattenInternal(x, weightScale, state, results);
                 }
                 break;
             case IReadOnlyList<object> list:
                 foreach (object x in list)
                 {
-                    results.AddRange(FlattenInternal(x, weightScale, state));
+                    FlattenInternal(x, weightScale, state, results);
                 }
                 break;
             case CompelAttention attention:
                 foreach (object c in attention.Children)
                 {
-                    results.AddRange(FlattenInternal(c, weightScale * attention.Weight, state));
+                    FlattenInternal(c, weightScale * attention.Weight, state, results);
                 }
                 break;
             case CompelLora:
@@ -430,13 +460,17 @@ internal sealed class CompelPromptParser
                 results.Add(CompelFragment.Create(fragment.Text, fragment.Weight * weightScale));
                 break;
             case CompelSwap swap:
-                results.Add(new CompelSwap(FlattenInternal(swap.Original, weightScale, state), FlattenInternal(swap.Edited, weightScale, state)));
+                var original = new List<object>();
+                FlattenInternal(swap.Original, weightScale, state, original);
+                var edited = new List<object>();
+                FlattenInternal(swap.Edited, weightScale, state, edited);
+                results.Add(new CompelSwap(original, edited));
                 break;
             case CompelBlend blend:
                 var subprompts = new List<object>();
                 foreach (object prompt in blend.Prompts)
                 {
-                    subprompts.AddRange(FlattenInternal(prompt, weightScale, state));
+                    FlattenInternal(prompt, weightScale, state, subprompts);
                 }
                 results.Add(NewBlend(subprompts, [.. blend.Weights], blend.Normalize, state, 0));
                 break;
@@ -444,7 +478,7 @@ internal sealed class CompelPromptParser
                 var unfused = new List<object>();
                 foreach (object child in prompt.Children)
                 {
-                    unfused.AddRange(FlattenInternal(child, weightScale, state));
+                    FlattenInternal(child, weightScale, state, unfused);
                 }
                 List<object> fused = FuseFragments(unfused);
                 if (fused.Count > 0)
@@ -455,7 +489,6 @@ internal sealed class CompelPromptParser
             default:
                 throw new PpAbortException($"unhandled node {node}", 0);
         }
-        return results;
     }
 
     /// <summary>

@@ -32,7 +32,8 @@ internal sealed class PpState(string text)
 
     public string Text { get; } = text;
 
-    public Dictionary<long, (bool Ok, int End, List<object> Tokens)> Memo { get; } = [];
+    /// <summary>The memoised results, by element and position (about one entry for every two characters of a prompt).</summary>
+    public Dictionary<long, (bool Ok, int End, List<object> Tokens)> Memo { get; } = new(text.Length / 2 + 16);
 
     public int Depth { get; set; }
 
@@ -197,6 +198,28 @@ internal abstract class PpElement
     /// <summary>pyparsing's leave_whitespace(recursive=True): no skipping here, nor in copies of the children.</summary>
     public virtual void LeaveWhitespace() => SkipWhitespace = false;
 
+    /// <summary>text[start..end] (one-character ASCII tokens, the spaces and punctuation, shared instead of allocated).</summary>
+    protected static string Slice(string text, int start, int end)
+    {
+        if (end - start == 1 && text[start] < (char)AsciiStrings.Length)
+        {
+            return AsciiStrings[text[start]];
+        }
+        return text[start..end];
+    }
+
+    private static readonly string[] AsciiStrings = CreateAsciiStrings();
+
+    private static string[] CreateAsciiStrings()
+    {
+        var strings = new string[128];
+        for (int c = 0; c < strings.Length; c++)
+        {
+            strings[c] = ((char)c).ToString();
+        }
+        return strings;
+    }
+
     protected static bool Fail(out int end, out List<object> tokens)
     {
         end = 0;
@@ -231,7 +254,7 @@ internal sealed class PpWord(string chars, int maxLength = int.MaxValue) : PpEle
         {
             i++;
         }
-        return i > loc ? Match(i, [text[loc..i]], out end, out tokens) : Fail(out end, out tokens);
+        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
@@ -303,7 +326,7 @@ internal sealed class PpCharsNotIn : PpElement
         {
             i++;
         }
-        return i > loc ? Match(i, [text[loc..i]], out end, out tokens) : Fail(out end, out tokens);
+        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
@@ -325,7 +348,7 @@ internal sealed class PpWhite : PpElement
         {
             i++;
         }
-        return i > loc ? Match(i, [text[loc..i]], out end, out tokens) : Fail(out end, out tokens);
+        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
@@ -367,7 +390,7 @@ internal sealed class PpNonSyntaxWord(string whitespace, string syntax) : PpElem
             }
             i++;
         }
-        return i > loc ? Match(i, [text[loc..i]], out end, out tokens) : Fail(out end, out tokens);
+        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
@@ -481,16 +504,36 @@ internal sealed class PpAnd : PpExpression
         {
             return Fail(out end, out tokens);
         }
-        List<object> result = [.. first];
+        // Token lists are never changed once returned: a lone non-empty child list is passed on as it is, and a new
+        // list is only made when two children have tokens.
+        List<object> single = first;
+        List<object>? result = null;
         for (int i = 1; i < Children.Length; i++)
         {
             if (!Children[i].Parse(state, loc, doActions, true, out loc, out List<object> more))
             {
                 return Fail(out end, out tokens);
             }
-            result.AddRange(more);
+            if (more.Count == 0)
+            {
+                continue;
+            }
+            if (result is not null)
+            {
+                result.AddRange(more);
+            }
+            else if (single.Count == 0)
+            {
+                single = more;
+            }
+            else
+            {
+                result = new List<object>(single.Count + more.Count + 4);
+                result.AddRange(single);
+                result.AddRange(more);
+            }
         }
-        return Match(loc, result, out end, out tokens);
+        return Match(loc, result ?? single, out end, out tokens);
     }
 }
 
@@ -563,11 +606,29 @@ internal sealed class PpRepeat(PpElement inner, int min) : PpEnhance(inner)
 {
     protected override bool ParseImpl(PpState state, int loc, bool doActions, out int end, out List<object> tokens)
     {
-        var result = new List<object>();
+        // As in PpAnd: a new list only when two matches have tokens.
+        List<object> single = NoTokens;
+        List<object>? result = null;
         int count = 0;
         while (Inner!.Parse(state, loc, doActions, true, out int next, out List<object> more))
         {
-            result.AddRange(more);
+            if (more.Count > 0)
+            {
+                if (result is not null)
+                {
+                    result.AddRange(more);
+                }
+                else if (single.Count == 0)
+                {
+                    single = more;
+                }
+                else
+                {
+                    result = new List<object>(16);
+                    result.AddRange(single);
+                    result.AddRange(more);
+                }
+            }
             count++;
             // pyparsing does not stop on an empty match either; here every repeated element consumes input.
             if (next == loc)
@@ -576,7 +637,7 @@ internal sealed class PpRepeat(PpElement inner, int min) : PpEnhance(inner)
             }
             loc = next;
         }
-        return count >= min ? Match(loc, result, out end, out tokens) : Fail(out end, out tokens);
+        return count >= min ? Match(loc, result ?? single, out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
