@@ -53,8 +53,13 @@ public sealed class PerformanceContractTests
         };
         pipe.Generate(options); // first call: JIT, buffers
         pipe.Generate(options);
+        long second = atLastButOne - atStep3;
+        pipe.Generate(options);
+        long third = atLastButOne - atStep3;
 
-        Assert.Equal(0, atLastButOne - atStep3); // 10 whole steps: UNet, guidance, scheduler, callback
+        // 10 whole steps (UNet, guidance, scheduler, callback) allocate nothing. A per-step allocation shows in both
+        // calls; the runtime's one-off tier-up work during one call (seen once under load: 4,080 B) does not.
+        Assert.Equal(0, Math.Min(second, third));
     }
 
     [Fact]
