@@ -40,7 +40,8 @@ internal sealed class CompelPromptParser
 
         // non_syntax_word = Combine(OneOrMore(escaped symbol | +/- not followed by space, syntax or end | digits |
         // one character that is neither whitespace nor syntax)): scanned directly (PpNonSyntaxWord), same text.
-        PpElement nonSyntaxWord = new PpNonSyntaxWord(PythonWhitespace, SyntacticChars)
+        var nonSyntaxWordScanner = new PpNonSyntaxWord(PythonWhitespace, SyntacticChars);
+        PpElement nonSyntaxWord = nonSyntaxWordScanner
             .WithAction((_, _, t) => PpActionResult.Of(Fragments(t)));
         nonSyntaxWord.Memoize = true;
 
@@ -87,9 +88,30 @@ internal sealed class CompelPromptParser
         // Every reading of attention starts with a potential_operator_target and goes on with ".attend" or (right
         // after it) a +/- run or a number: checked first, from the memoised target, to skip the grammar's work on
         // plain words.
+        // Where the target starts with neither a quote, a parenthesis nor whitespace, only non_syntax_word can match,
+        // and its parse action cannot fail: its end is scanned without building (and memoising) its tokens, which the
+        // guards do not need (a failure is recorded as the parse would record it).
+        bool TargetEnd(PpState s, int start, out int end)
+        {
+            string text = s.Text;
+            if (start < text.Length && text[start] is not ('"' or '(' or ' ' or '\n' or '\t' or '\r'))
+            {
+                end = nonSyntaxWordScanner.Scan(text, start);
+                if (end > start)
+                {
+                    return true;
+                }
+                if (start > s.FurthestFailure)
+                {
+                    s.FurthestFailure = start;
+                }
+                return false;
+            }
+            return potentialOperatorTarget.Parse(s, start, true, false, out end, out _);
+        }
         attention.Guard = (s, start) =>
         {
-            if (!potentialOperatorTarget.Parse(s, start, true, false, out int e, out _))
+            if (!TargetEnd(s, start, out int e))
             {
                 return false;
             }
@@ -97,7 +119,7 @@ internal sealed class CompelPromptParser
             return FollowedBy(text, e, ".attend") || (e < text.Length && (text[e] is '+' or '-' or '.' || PythonFloat.DigitLength(text, e) > 0));
         };
         crossAttentionSubstitute.Guard = (s, start) =>
-            potentialOperatorTarget.Parse(s, start, true, false, out int e, out _) && FollowedBy(s.Text, e, ".swap");
+            TargetEnd(s, start, out int e) && FollowedBy(s.Text, e, ".swap");
 
         crossAttentionSubstitute.Set(new PpAnd(
             new PpGroupOf(potentialOperatorTarget), new PpLiteral(".swap"), lparen, new PpGroupOf(fragmentExcludingCommas),

@@ -18,6 +18,10 @@ namespace Spright.Diffusion.Prompts;
 /// </summary>
 public sealed class LpwPromptEncoder : IPromptEncoder
 {
+    /// <summary>The float32 mean (torch's <c>mean</c> is a cascaded sum) is taken as SIMD sums of blocks of this many
+    /// elements, added in double.</summary>
+    private const int MeanBlock = 1024;
+
     private readonly LpwOptions _options;
 
     /// <summary>Creates the encoder.</summary>
@@ -150,7 +154,8 @@ public sealed class LpwPromptEncoder : IPromptEncoder
         int hidden = batch.HiddenSize;
         int tokenCount = multiples * chunk;
         int size = tokenCount * hidden;
-        var data = new float[checked(rows.Length * size)];
+        // Every element is written below: no need to clear the (large) array first.
+        float[] data = GC.AllocateUninitializedArray<float>(checked(rows.Length * size));
         for (int b = 0; b < rows.Length; b++)
         {
             AssembleSample(batch, rows[b], tokens[b], chunk, data.AsSpan(b * size, size));
@@ -160,52 +165,73 @@ public sealed class LpwPromptEncoder : IPromptEncoder
 
     /// <summary>One sample: its chunks' states, the weights multiplied in and its own mean restored (the means are
     /// taken per sample, over tokens and hidden).</summary>
+    /// <remarks>The states are copied and summed, then weighted and summed again, one <see cref="MeanBlock"/> at a
+    /// time while the block is in the cache: the same float32 products and the same block sums as copying, taking the
+    /// mean, weighting and taking the mean in whole passes.</remarks>
     private static void AssembleSample(EncoderBatch batch, int[] rows, LpwTokens tokens, int chunk, Span<float> data)
     {
         int hidden = batch.HiddenSize;
-        int content = chunk - 2;
-        for (int c = 0; c < rows.Length; c++)
-        {
-            batch.Row(rows[c]).CopyTo(data.Slice(c * chunk * hidden, chunk * hidden));
-        }
+        int chunkSize = chunk * hidden;
         if (tokens.Weights.TrueForAll(w => w == 1f))
         {
             // Multiplying by ones and by previous/current = 1 leaves the states as they are.
+            for (int c = 0; c < rows.Length; c++)
+            {
+                batch.Row(rows[c]).CopyTo(data.Slice(c * chunkSize, chunkSize));
+            }
             return;
         }
-        float previousMean = Mean(data);
-        int tokenCount = rows.Length * chunk;
-        for (int p = 0; p < tokenCount; p++)
+        double previousSum = 0;
+        for (int start = 0; start < data.Length; start += MeanBlock)
         {
-            int c = p / chunk;
-            int offset = p % chunk;
-            float weight = 1f;
-            if (offset != 0 && offset != chunk - 1)
+            int length = Math.Min(MeanBlock, data.Length - start);
+            // The block's states, from one chunk's row or from two.
+            for (int at = start; at < start + length;)
             {
-                int index = (c * content) + offset - 1;
-                if (index < tokens.Weights.Count)
+                int c = at / chunkSize;
+                int offset = at - (c * chunkSize);
+                int n = Math.Min(start + length - at, chunkSize - offset);
+                batch.Row(rows[c]).Slice(offset, n).CopyTo(data.Slice(at, n));
+                at += n;
+            }
+            previousSum += TensorPrimitives.Sum(data.Slice(start, length));
+        }
+        float previousMean = (float)(previousSum / data.Length);
+
+        double currentSum = 0;
+        for (int start = 0; start < data.Length; start += MeanBlock)
+        {
+            int length = Math.Min(MeanBlock, data.Length - start);
+            // The weights of the tokens the block covers (a token's hidden states may span two blocks).
+            for (int p = start / hidden; p * hidden < start + length; p++)
+            {
+                float weight = TokenWeight(tokens, p, chunk);
+                if (weight != 1f)
                 {
-                    weight = tokens.Weights[index];
+                    int from = Math.Max(start, p * hidden);
+                    int to = Math.Min(start + length, (p + 1) * hidden);
+                    Span<float> slice = data.Slice(from, to - from);
+                    TensorPrimitives.Multiply(slice, weight, slice);
                 }
             }
-            if (weight != 1f)
-            {
-                TensorPrimitives.Multiply(data.Slice(p * hidden, hidden), weight, data.Slice(p * hidden, hidden));
-            }
+            currentSum += TensorPrimitives.Sum(data.Slice(start, length));
         }
-        float currentMean = Mean(data);
+        float currentMean = (float)(currentSum / data.Length);
         TensorPrimitives.Multiply(data, previousMean / currentMean, data);
     }
 
-    /// <summary>The float32 mean (torch's <c>mean</c> is a cascaded sum): SIMD sums of 1024-element blocks added in double.</summary>
-    private static float Mean(ReadOnlySpan<float> values)
+    /// <summary>The weight of token <paramref name="p"/> of a sample: 1 on every chunk's start and end token and past
+    /// the prompt's tokens.</summary>
+    private static float TokenWeight(LpwTokens tokens, int p, int chunk)
     {
-        double sum = 0;
-        for (int start = 0; start < values.Length; start += 1024)
+        int c = p / chunk;
+        int offset = p % chunk;
+        if (offset == 0 || offset == chunk - 1)
         {
-            sum += TensorPrimitives.Sum(values.Slice(start, Math.Min(1024, values.Length - start)));
+            return 1f;
         }
-        return (float)(sum / values.Length);
+        int index = (c * (chunk - 2)) + offset - 1;
+        return index < tokens.Weights.Count ? tokens.Weights[index] : 1f;
     }
 
     private static int FloorDiv(int a, int b) => (int)Math.Floor(a / (double)b);

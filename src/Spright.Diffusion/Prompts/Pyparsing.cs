@@ -198,26 +198,27 @@ internal abstract class PpElement
     /// <summary>pyparsing's leave_whitespace(recursive=True): no skipping here, nor in copies of the children.</summary>
     public virtual void LeaveWhitespace() => SkipWhitespace = false;
 
-    /// <summary>text[start..end] (one-character ASCII tokens, the spaces and punctuation, shared instead of allocated).</summary>
-    protected static string Slice(string text, int start, int end)
+    /// <summary>The token list [text[start..end]] (one-character ASCII tokens, the spaces and punctuation, shared
+    /// instead of allocated: token lists are never changed).</summary>
+    protected static List<object> TextToken(string text, int start, int end)
     {
-        if (end - start == 1 && text[start] < (char)AsciiStrings.Length)
+        if (end - start == 1 && text[start] < (char)AsciiTokens.Length)
         {
-            return AsciiStrings[text[start]];
+            return AsciiTokens[text[start]];
         }
-        return text[start..end];
+        return [text[start..end]];
     }
 
-    private static readonly string[] AsciiStrings = CreateAsciiStrings();
+    private static readonly List<object>[] AsciiTokens = CreateAsciiTokens();
 
-    private static string[] CreateAsciiStrings()
+    private static List<object>[] CreateAsciiTokens()
     {
-        var strings = new string[128];
-        for (int c = 0; c < strings.Length; c++)
+        var tokens = new List<object>[128];
+        for (int c = 0; c < tokens.Length; c++)
         {
-            strings[c] = ((char)c).ToString();
+            tokens[c] = [((char)c).ToString()];
         }
-        return strings;
+        return tokens;
     }
 
     protected static bool Fail(out int end, out List<object> tokens)
@@ -237,9 +238,12 @@ internal abstract class PpElement
 
 internal sealed class PpLiteral(string literal) : PpElement
 {
+    /// <summary>The one token list every match returns (token lists are never changed).</summary>
+    private readonly List<object> _tokens = [literal];
+
     protected override bool ParseImpl(PpState state, int loc, bool doActions, out int end, out List<object> tokens) =>
         loc <= state.Text.Length && state.Text.AsSpan(loc).StartsWith(literal, StringComparison.Ordinal)
-            ? Match(loc + literal.Length, [literal], out end, out tokens)
+            ? Match(loc + literal.Length, _tokens, out end, out tokens)
             : Fail(out end, out tokens);
 }
 
@@ -254,7 +258,7 @@ internal sealed class PpWord(string chars, int maxLength = int.MaxValue) : PpEle
         {
             i++;
         }
-        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
+        return i > loc ? Match(i, TextToken(text, loc, i), out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
@@ -326,7 +330,7 @@ internal sealed class PpCharsNotIn : PpElement
         {
             i++;
         }
-        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
+        return i > loc ? Match(i, TextToken(text, loc, i), out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
@@ -348,7 +352,7 @@ internal sealed class PpWhite : PpElement
         {
             i++;
         }
-        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
+        return i > loc ? Match(i, TextToken(text, loc, i), out end, out tokens) : Fail(out end, out tokens);
     }
 }
 
@@ -366,6 +370,13 @@ internal sealed class PpNonSyntaxWord(string whitespace, string syntax) : PpElem
     protected override bool ParseImpl(PpState state, int loc, bool doActions, out int end, out List<object> tokens)
     {
         string text = state.Text;
+        int i = Scan(text, loc);
+        return i > loc ? Match(i, TextToken(text, loc, i), out end, out tokens) : Fail(out end, out tokens);
+    }
+
+    /// <summary>Where the word starting at <paramref name="loc"/> ends (<paramref name="loc"/> itself: no word).</summary>
+    public int Scan(string text, int loc)
+    {
         int i = loc;
         while (i < text.Length)
         {
@@ -390,7 +401,7 @@ internal sealed class PpNonSyntaxWord(string whitespace, string syntax) : PpElem
             }
             i++;
         }
-        return i > loc ? Match(i, [Slice(text, loc, i)], out end, out tokens) : Fail(out end, out tokens);
+        return i;
     }
 }
 
