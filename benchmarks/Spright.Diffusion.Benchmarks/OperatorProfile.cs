@@ -11,7 +11,8 @@ namespace Spright.Diffusion.Benchmarks;
 /// Runtime's profiler and prints, per operator type, its kernel time per run, its share, its node count and, for the
 /// GEMM-class operators (Conv, MatMul, Gemm, MultiHeadAttention), the floating-point work and the rate it ran at. The rate
 /// of the large convolutions is the machine's practical fp32 ceiling; when the GEMM-class share is high and runs near
-/// it, no rewrite of the graph around them can make it much faster (Amdahl).
+/// it, no rewrite of the graph around them can make it much faster (Amdahl). The session uses ONNX Runtime's default
+/// options (all optimizations, arena and memory pattern on), not the library's, so any graph profiles the same way.
 /// </summary>
 internal static class OperatorProfile
 {
@@ -56,7 +57,7 @@ internal static class OperatorProfile
         }
         var load = Stopwatch.StartNew();
         using var session = new InferenceSession(model, options);
-        Console.WriteLine($"session created in {load.Elapsed.TotalSeconds:F2} s");
+        Console.WriteLine($"session created in {load.Elapsed.TotalSeconds:F2} s (ONNX Runtime's default session options)");
         var inputs = new List<OrtValue>();
         try
         {
@@ -174,7 +175,8 @@ internal static class OperatorProfile
                 long k = a[^2] == m ? a[^1] : a[^2];
                 return 2 * Product(output) * k;
             case "MultiHeadAttention" when a.Length is 3 or 5:
-                // Q·Kᵀ and P·V: 2 × 2 × B × S × L × (heads × head size).
+                // Q·Kᵀ and P·V: 2 × 2 × B × S × L × (heads × head size). Query [B, S, D] with key [B, L, D] or packed KV
+                // [B, L, N, 2, H], or packed QKV [B, S, N, 3, H]; a key in [B, N, L, H] is not counted right.
                 double bs = a[0] * a[1];
                 double width = a.Length == 3 ? a[2] : a[2] * a[4];
                 double keys = a.Length == 5 || inputs.Length < 2 ? a[1] : inputs[1][1];
