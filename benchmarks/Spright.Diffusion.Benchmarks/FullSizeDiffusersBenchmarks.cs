@@ -5,6 +5,7 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Microsoft.ML.OnnxRuntime;
 using Spright.Diffusion.Numerics;
+using Spright.Diffusion.OnnxRuntime.Building;
 using Spright.Diffusion.OnnxRuntime.Components;
 using Spright.Diffusion.Pipelines;
 
@@ -26,7 +27,8 @@ public class FullSizeDiffusersUNetBenchmarks
     [Params(512, 768)]
     public int Side { get; set; }
 
-    [Params("built", "optimum")]
+    /// <summary>The library's build, the build without sub-pixel upsampling (to show that change's share), or the export.</summary>
+    [Params("built", "built-resize", "optimum")]
     public string Graph { get; set; } = "built";
 
     [GlobalSetup]
@@ -36,7 +38,12 @@ public class FullSizeDiffusersUNetBenchmarks
         {
             return;
         }
-        string path = Graph == "built" ? FullSizeSupport.BuiltUNet(folder) : Path.Combine(FullSizeSupport.OptimumFolder(folder), "unet", "model.onnx");
+        string path = Graph switch
+        {
+            "built" => FullSizeSupport.BuiltUNet(folder),
+            "built-resize" => FullSizeSupport.BuiltUNet(folder, optimizations: GraphOptimizations.CpuDefault & ~GraphOptimizations.SubPixelUpsampling),
+            _ => Path.Combine(FullSizeSupport.OptimumFolder(folder), "unet", "model.onnx"),
+        };
         _run = new BoundUNet(BoundUNet.Open(path), Side);
         if (Side == 512 && Graph == "built")
         {

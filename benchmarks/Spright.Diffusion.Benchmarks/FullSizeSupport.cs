@@ -38,8 +38,9 @@ internal static class FullSizeSupport
     }
 
     /// <summary>The built UNet graph (from the cache, built when missing).</summary>
-    public static string BuiltUNet(string folder, string? cache = null) =>
-        DiffusersGraphs.GetOrBuild(DiffusersComponentKind.UNet, Path.Combine(folder, "unet"), new GraphBuildOptions { CacheDirectory = cache ?? GraphCache(folder) });
+    public static string BuiltUNet(string folder, string? cache = null, GraphOptimizations? optimizations = null) =>
+        DiffusersGraphs.GetOrBuild(DiffusersComponentKind.UNet, Path.Combine(folder, "unet"),
+            new GraphBuildOptions { CacheDirectory = cache ?? GraphCache(folder), Optimizations = optimizations });
 
     /// <summary>The built VAE decoder graph.</summary>
     public static string BuiltVaeDecoder(string folder) =>

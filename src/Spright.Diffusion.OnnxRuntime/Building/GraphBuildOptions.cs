@@ -55,8 +55,19 @@ internal enum GraphOptimizations
     /// operators, so the CUDA graph's layout, weight permutations and head interleaving run (and are checked) on a CPU.</summary>
     EmulateCudaOperators = 64,
 
+    /// <summary>Nearest ×2 upsampling followed by a 3×3 convolution computed as four 2×2 convolutions on the
+    /// low-resolution input (one per output phase, with the taps the repeated pixels share summed into the kernels)
+    /// interleaved by <c>DepthToSpace</c>: the same sums in 16 instead of 36 multiply-adds per output pixel and channel
+    /// pair, and no upsampled copy before the convolution. NCHW only; upsamplers narrower than
+    /// <see cref="NetBuilder.SubPixelMinChannels"/> keep the plain form (their extra nodes would cost more than the
+    /// multiply-adds save) unless <see cref="SubPixelAtAnyWidth"/> is set.</summary>
+    SubPixelUpsampling = 128,
+
+    /// <summary>For tests: <see cref="SubPixelUpsampling"/> on upsamplers of any width (the tiny models' are narrow).</summary>
+    SubPixelAtAnyWidth = 256,
+
     /// <summary>What the CPU target uses by default.</summary>
-    CpuDefault = FusedAttention | SkipLayerNorm | ContribActivations | PackedProjections,
+    CpuDefault = FusedAttention | SkipLayerNorm | ContribActivations | PackedProjections | SubPixelUpsampling,
 
     /// <summary>What the CUDA target uses by default.</summary>
     CudaDefault = FusedAttention | SkipLayerNorm | ContribActivations | PackedProjections | CudaFusions | ChannelsLast,

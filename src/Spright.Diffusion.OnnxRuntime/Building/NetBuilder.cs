@@ -218,6 +218,112 @@ internal sealed class NetBuilder
             OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
             OnnxAttribute.String("nearest_mode", "floor"));
 
+    /// <summary>The narrowest upsampler (channels) <see cref="GraphOptimizations.SubPixelUpsampling"/> applies to.</summary>
+    public const long SubPixelMinChannels = 128;
+
+    /// <summary>An upsampler: nearest ×2, then the 3×3 Conv2d <c>{prefix}.weight [channels, channels, 3, 3]</c> (+ bias), the
+    /// result cropped to <paramref name="cropTo"/> (<c>[H, W]</c>, each <c>2·in</c> or <c>2·in − 1</c>, as a stride-2
+    /// downsampler's input was) when given. With <see cref="GraphOptimizations.SubPixelUpsampling"/> (NCHW) it is computed
+    /// on the low-resolution input, see <see cref="SubPixelUpsampleConv"/> and <see cref="CropSubPixel"/>.</summary>
+    public string UpsampleConv(string x, string prefix, long channels, string? cropTo)
+    {
+        bool subPixel = Uses(GraphOptimizations.SubPixelUpsampling) && !ChannelsLast
+            && (channels >= SubPixelMinChannels || Uses(GraphOptimizations.SubPixelAtAnyWidth));
+        if (!subPixel)
+        {
+            return Conv(cropTo is null ? Upsample2x(x) : ResizeTo(x, cropTo), prefix, channels, channels, 3);
+        }
+        string y = SubPixelUpsampleConv(x, prefix, channels);
+        return cropTo is null ? y : CropSubPixel(x, y, prefix, channels, cropTo);
+    }
+
+    /// <summary>
+    /// Crops the sub-pixel result <paramref name="y"/> (<c>2H × 2W</c>) of <paramref name="x"/> (<c>H × W</c>) to
+    /// <paramref name="cropTo"/>. Where a side is odd (<c>2H − 1</c>), the convolution of the cropped image sees zero
+    /// padding where <paramref name="y"/> saw the repeated last row (column), so that row's (column's) contribution
+    /// through the kernel's last tap row (column) is subtracted from the last kept output row (column): a 1×3 (3×1)
+    /// convolution of the upsampled last input row (column), times 0 or 1 computed from the shapes, so one graph serves
+    /// even and odd sizes. The column term reads the upsampled column already cropped to the kept rows, so the corner
+    /// tap is subtracted once.
+    /// </summary>
+    private string CropSubPixel(string x, string y, string prefix, long channels, string cropTo)
+    {
+        string cropped = G.Node("Slice", [y, G.Int64s(0, 0), cropTo, G.Int64s(2, 3)]);
+        string odd = G.Node("Cast", [G.Node("Sub", [G.Node("Mul", [Spatial(x), G.Int64s(2)]), cropTo])], OnnxAttribute.Int("to", (int)T));
+        string w = Weight(prefix + ".weight", [channels, channels, 3, 3]);
+        string keptRows = G.Node("Slice", [cropTo, G.Int64s(0), G.Int64s(1)]);
+        string keptCols = G.Node("Slice", [cropTo, G.Int64s(1), G.Int64s(2)]);
+        string one = G.Int64s(1);
+
+        // Last kept row: the last input row, upsampled along the width, through the kernel's third row.
+        string lastRow = G.Node("Slice", [x, G.Int64s(-1), G.Int64s(long.MaxValue), G.Int64s(2)]);
+        string rowTerm = SpatialConv(Upsample(lastRow, 1f, 2f), G.Node("Slice", [w, G.Int64s(2), G.Int64s(3), G.Int64s(2)]), 1, 3, [0, 1, 0, 1]);
+        rowTerm = G.Node("Mul", [G.Node("Slice", [rowTerm, G.Int64s(0), keptCols, G.Int64s(3)]), G.Node("Slice", [odd, G.Int64s(0), one])]);
+        string rowPads = G.Node("Concat", [G.Int64s(0, 0), G.Node("Sub", [keptRows, one]), G.Int64s(0, 0, 0, 0, 0)], OnnxAttribute.Int("axis", 0));
+
+        // Last kept column: the last input column, upsampled along the height and cropped to the kept rows, through the
+        // kernel's third column.
+        string lastCol = G.Node("Slice", [x, G.Int64s(-1), G.Int64s(long.MaxValue), G.Int64s(3)]);
+        string colInput = G.Node("Slice", [Upsample(lastCol, 2f, 1f), G.Int64s(0), keptRows, G.Int64s(2)]);
+        string colTerm = SpatialConv(colInput, G.Node("Slice", [w, G.Int64s(2), G.Int64s(3), G.Int64s(3)]), 3, 1, [1, 0, 1, 0]);
+        colTerm = G.Node("Mul", [colTerm, G.Node("Slice", [odd, one, G.Int64s(2)])]);
+        string colPads = G.Node("Concat", [G.Int64s(0, 0, 0), G.Node("Sub", [keptCols, one]), G.Int64s(0, 0, 0, 0)], OnnxAttribute.Int("axis", 0));
+
+        return G.Node("Sub", [G.Node("Sub", [cropped, G.Node("Pad", [rowTerm, rowPads])]), G.Node("Pad", [colTerm, colPads])]);
+    }
+
+    private string Upsample(string x, float heightScale, float widthScale) =>
+        G.Node("Resize", [x, "", G.Floats([1f, 1f, heightScale, widthScale], OnnxElementType.Float, 4)],
+            OnnxAttribute.String("mode", "nearest"),
+            OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
+            OnnxAttribute.String("nearest_mode", "floor"));
+
+    private string SpatialConv(string x, string w, long kernelHeight, long kernelWidth, long[] pads) =>
+        G.Node("Conv", [x, w],
+            OnnxAttribute.Ints("kernel_shape", kernelHeight, kernelWidth),
+            OnnxAttribute.Ints("strides", 1, 1),
+            OnnxAttribute.Ints("pads", pads),
+            OnnxAttribute.Ints("dilations", 1, 1),
+            OnnxAttribute.Int("group", 1));
+
+    /// <summary>
+    /// <c>conv3x3(upsample2x(x))</c> as four 2×2 convolutions of <c>x</c>, one per output phase <c>(py, px)</c>, then
+    /// <c>DepthToSpace</c> (DCR). Output row <c>2i + py</c> reads upsampled rows <c>2i + py - 1 … 2i + py + 1</c>, i.e. input
+    /// rows <c>i - 1, i</c> (py = 0: kernel rows <c>w0</c>, <c>w1 + w2</c>) or <c>i, i + 1</c> (py = 1: <c>w0 + w1</c>,
+    /// <c>w2</c>); columns alike. The phase kernels <c>Rpy · W · Rpxᵀ</c> are float32 MatMuls of the weight with 0/1
+    /// matrices, constant-folded when the session is created (each sum is one float addition, as in the 3×3 form's
+    /// accumulation). The same arithmetic in 16 instead of 36 multiply-adds per output pixel and channel pair.
+    /// </summary>
+    private string SubPixelUpsampleConv(string x, string prefix, long channels)
+    {
+        string w = Weight(prefix + ".weight", [channels, channels, 3, 3], type: OnnxElementType.Float);
+        string b = Weight(prefix + ".bias", [channels]);
+        float[][] rows = [[1, 0, 0, 0, 1, 1], [1, 1, 0, 0, 0, 1]];
+        string[] left = rows.Select(r => G.Floats(r, OnnxElementType.Float, 2, 3)).ToArray();
+        string[] right = rows.Select(r => G.Floats([r[0], r[3], r[1], r[4], r[2], r[5]], OnnxElementType.Float, 3, 2)).ToArray();
+        var phases = new string[4];
+        for (int py = 0; py < 2; py++)
+        {
+            string byRows = G.Node("MatMul", [left[py], w]);
+            for (int px = 0; px < 2; px++)
+            {
+                string kernel = G.Node("MatMul", [byRows, right[px]]);
+                if (T != OnnxElementType.Float)
+                {
+                    kernel = G.Node("Cast", [kernel], OnnxAttribute.Int("to", (int)T));
+                }
+                phases[2 * py + px] = G.Node("Conv", [x, kernel, b],
+                    OnnxAttribute.Ints("kernel_shape", 2, 2),
+                    OnnxAttribute.Ints("strides", 1, 1),
+                    OnnxAttribute.Ints("pads", 1 - py, 1 - px, py, px),
+                    OnnxAttribute.Ints("dilations", 1, 1),
+                    OnnxAttribute.Int("group", 1));
+            }
+        }
+        return G.Node("DepthToSpace", [G.Node("Concat", phases, OnnxAttribute.Int("axis", 1))],
+            OnnxAttribute.Int("blocksize", 2), OnnxAttribute.String("mode", "DCR"));
+    }
+
     /// <summary><c>x + bias + skip</c> on tokens (com.microsoft BiasAdd with the CUDA operators).</summary>
     public string BiasAdd(string x, string bias, string skip) => CudaOps && !Emulated
         ? G.NodeIn(Contrib, "BiasAdd", [x, bias, skip])

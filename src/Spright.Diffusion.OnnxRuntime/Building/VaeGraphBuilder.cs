@@ -83,8 +83,7 @@ internal static class VaeGraphBuilder
                 }
                 if (i < levels - 1)
                 {
-                    h = net.Upsample2x(h);
-                    h = net.Conv(h, $"{prefix}.upsamplers.0.conv", channels, channels, 3);
+                    h = net.UpsampleConv(h, $"{prefix}.upsamplers.0.conv", channels, null);
                     spatial = net.Spatial(h);
                 }
             }

@@ -21,14 +21,15 @@ public sealed class BuiltComponentParityTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (string ops in new[] { "cpu", "standard", "nhwc", "cuda-emulated" })
+        foreach (string ops in new[] { "cpu", "standard", "nhwc", "cuda-emulated", "cpu-subpixel" })
         {
             foreach (string model in new[] { "sd2", "sd1" })
             {
                 foreach (string component in new[] { "text_encoder", "unet", "vae_decoder", "vae_encoder" })
                 {
-                    // The text encoder has no channels-last form: its CUDA graph is the CPU one.
-                    if (component != "text_encoder" || ops is "cpu" or "standard")
+                    // The text encoder has no channels-last form: its CUDA graph is the CPU one. Only the UNet and the VAE
+                    // decoder have upsamplers.
+                    if (ops == "cpu-subpixel" ? component is "unet" or "vae_decoder" : component != "text_encoder" || ops is "cpu" or "standard")
                     {
                         data.Add(model, component, ops);
                     }
@@ -150,13 +151,15 @@ public sealed class BuiltComponentParityTests
         $"{kv.Key}:{kv.Value.ElementDataType}:{string.Join(",", kv.Value.Dimensions.Select((d, i) => d >= 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : kv.Value.SymbolicDimensions[i]))}";
 
     /// <summary>cpu: the CPU operator set; standard: ONNX operators only; nhwc: the CPU set channels-last; cuda-emulated: the
-    /// CUDA graph with each CUDA-only operator replaced by CPU operators (layout, weight permutations, head interleaving).</summary>
+    /// CUDA graph with each CUDA-only operator replaced by CPU operators (layout, weight permutations, head interleaving);
+    /// cpu-subpixel: the CPU set with sub-pixel upsampling on the tiny models' narrow upsamplers too.</summary>
     internal static GraphOptimizations Optimizations(string ops) => ops switch
     {
         "cpu" => GraphOptimizations.CpuDefault,
         "standard" => GraphOptimizations.None,
         "nhwc" => GraphOptimizations.CpuDefault | GraphOptimizations.ChannelsLast,
         "cuda-emulated" => GraphOptimizations.CudaDefault | GraphOptimizations.EmulateCudaOperators,
+        "cpu-subpixel" => GraphOptimizations.CpuDefault | GraphOptimizations.SubPixelAtAnyWidth,
         _ => throw new ArgumentOutOfRangeException(nameof(ops)),
     };
 

@@ -17,6 +17,7 @@ public sealed class UnseenConfigurationTests
     [InlineData(8, 12)]
     [InlineData(9, 13)]
     [InlineData(5, 3)]
+    [InlineData(10, 7)]
     public void UNet_OfAnUnseenMix_BuildsAndRunsAtAnySize(int height, int width)
     {
         using var temp = new TempFolder();
@@ -26,10 +27,12 @@ public sealed class UnseenConfigurationTests
 
         float[] standard = RunUNet(temp, folder, GraphOptimizations.None, 2, height, width, 9);
         float[] cpu = RunUNet(temp, folder, GraphOptimizations.CpuDefault, 2, height, width, 9);
+        float[] subPixel = RunUNet(temp, folder, GraphOptimizations.CpuDefault | GraphOptimizations.SubPixelAtAnyWidth, 2, height, width, 9);
         Assert.Equal(2 * 4 * height * width, standard.Length);
         Assert.All(standard, v => Assert.True(float.IsFinite(v)));
         Assert.True(standard.Select(Math.Abs).Max() > 1e-3, "the output is not trivially zero");
         AssertClose.All(standard, cpu, 1e-4, 1e-4, "standard vs CPU operator set");
+        AssertClose.All(standard, subPixel, 1e-4, 1e-4, "standard vs CPU operator set with sub-pixel upsampling (odd sides cropped)");
     }
 
     [Theory]
