@@ -27,8 +27,8 @@ public class FullSizeDiffusersUNetBenchmarks
     [Params(512, 768)]
     public int Side { get; set; }
 
-    /// <summary>The library's build, the build without sub-pixel upsampling (to show that change's share), or the export.</summary>
-    [Params("built", "built-resize", "optimum")]
+    /// <summary>The library's build, the build with the opt-in sub-pixel upsampling in the UNet, or the export.</summary>
+    [Params("built", "built-subpixel", "optimum")]
     public string Graph { get; set; } = "built";
 
     [GlobalSetup]
@@ -41,7 +41,7 @@ public class FullSizeDiffusersUNetBenchmarks
         string path = Graph switch
         {
             "built" => FullSizeSupport.BuiltUNet(folder),
-            "built-resize" => FullSizeSupport.BuiltUNet(folder, optimizations: GraphOptimizations.CpuDefault & ~GraphOptimizations.SubPixelUpsampling),
+            "built-subpixel" => FullSizeSupport.BuiltUNet(folder, optimizations: GraphOptimizations.CpuDefault | GraphOptimizations.SubPixelUpsamplingInUNet),
             _ => Path.Combine(FullSizeSupport.OptimumFolder(folder), "unet", "model.onnx"),
         };
         _run = new BoundUNet(BoundUNet.Open(path), Side);

@@ -55,16 +55,23 @@ internal enum GraphOptimizations
     /// operators, so the CUDA graph's layout, weight permutations and head interleaving run (and are checked) on a CPU.</summary>
     EmulateCudaOperators = 64,
 
-    /// <summary>Nearest ×2 upsampling followed by a 3×3 convolution computed as four 2×2 convolutions on the
+    /// <summary>The VAE decoder's nearest ×2 upsampling + 3×3 convolution computed as four 2×2 convolutions on the
     /// low-resolution input (one per output phase, with the taps the repeated pixels share summed into the kernels)
     /// interleaved by <c>DepthToSpace</c>: the same sums in 16 instead of 36 multiply-adds per output pixel and channel
     /// pair, and no upsampled copy before the convolution. NCHW only; upsamplers narrower than
     /// <see cref="NetBuilder.SubPixelMinChannels"/> keep the plain form (their extra nodes would cost more than the
-    /// multiply-adds save) unless <see cref="SubPixelAtAnyWidth"/> is set.</summary>
+    /// multiply-adds save) unless <see cref="SubPixelAtAnyWidth"/> is set. The phase kernels are written into the graph
+    /// (16/9 of the upsampler weights).</summary>
     SubPixelUpsampling = 128,
 
     /// <summary>For tests: <see cref="SubPixelUpsampling"/> on upsamplers of any width (the tiny models' are narrow).</summary>
     SubPixelAtAnyWidth = 256,
+
+    /// <summary><see cref="SubPixelUpsampling"/> in the UNet too (odd skip sizes corrected exactly). Not a default: on the
+    /// full-size UNet it saved ~5 % of a 512² step but added 3–4 s to session creation and ~0.7 GB to the load peak
+    /// (226 MB of phase kernels pass through ONNX Runtime's initializer handling), see
+    /// <c>docs/benchmarks/fullsize-2026-12-07.md</c> §9.</summary>
+    SubPixelUpsamplingInUNet = 512,
 
     /// <summary>What the CPU target uses by default.</summary>
     CpuDefault = FusedAttention | SkipLayerNorm | ContribActivations | PackedProjections | SubPixelUpsampling,

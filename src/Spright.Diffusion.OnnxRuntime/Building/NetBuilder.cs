@@ -290,29 +290,43 @@ internal sealed class NetBuilder
     /// <c>conv3x3(upsample2x(x))</c> as four 2×2 convolutions of <c>x</c>, one per output phase <c>(py, px)</c>, then
     /// <c>DepthToSpace</c> (DCR). Output row <c>2i + py</c> reads upsampled rows <c>2i + py - 1 … 2i + py + 1</c>, i.e. input
     /// rows <c>i - 1, i</c> (py = 0: kernel rows <c>w0</c>, <c>w1 + w2</c>) or <c>i, i + 1</c> (py = 1: <c>w0 + w1</c>,
-    /// <c>w2</c>); columns alike. The phase kernels <c>Rpy · W · Rpxᵀ</c> are float32 MatMuls of the weight with 0/1
-    /// matrices, constant-folded when the session is created (each sum is one float addition, as in the 3×3 form's
-    /// accumulation). The same arithmetic in 16 instead of 36 multiply-adds per output pixel and channel pair.
+    /// <c>w2</c>); columns alike. Each phase kernel tap is the float32 sum of the 3×3 taps it stands for. The same
+    /// arithmetic in 16 instead of 36 multiply-adds per output pixel and channel pair.
     /// </summary>
     private string SubPixelUpsampleConv(string x, string prefix, long channels)
     {
-        string w = Weight(prefix + ".weight", [channels, channels, 3, 3], type: OnnxElementType.Float);
+        // The phase kernels are computed here and written inline into the graph (16/9 of the 3×3 weight's size): folding
+        // them from the in-place weight at session creation cost seconds per full-size UNet.
+        float[] w = WeightStore.ReadFloats(Require(prefix + ".weight", [channels, channels, 3, 3]));
         string b = Weight(prefix + ".bias", [channels]);
-        float[][] rows = [[1, 0, 0, 0, 1, 1], [1, 1, 0, 0, 0, 1]];
-        string[] left = rows.Select(r => G.Floats(r, OnnxElementType.Float, 2, 3)).ToArray();
-        string[] right = rows.Select(r => G.Floats([r[0], r[3], r[1], r[4], r[2], r[5]], OnnxElementType.Float, 3, 2)).ToArray();
+        int[][][] taps = [[[0], [1, 2]], [[0, 1], [2]]];
+        long pairs = channels * channels;
         var phases = new string[4];
         for (int py = 0; py < 2; py++)
         {
-            string byRows = G.Node("MatMul", [left[py], w]);
             for (int px = 0; px < 2; px++)
             {
-                string kernel = G.Node("MatMul", [byRows, right[px]]);
-                if (T != OnnxElementType.Float)
+                var kernel = new float[pairs * 4];
+                for (long pair = 0; pair < pairs; pair++)
                 {
-                    kernel = G.Node("Cast", [kernel], OnnxAttribute.Int("to", (int)T));
+                    for (int a = 0; a < 2; a++)
+                    {
+                        for (int c = 0; c < 2; c++)
+                        {
+                            float sum = 0;
+                            foreach (int dy in taps[py][a])
+                            {
+                                foreach (int dx in taps[px][c])
+                                {
+                                    sum += w[(pair * 9) + (dy * 3) + dx];
+                                }
+                            }
+                            kernel[(pair * 4) + (a * 2) + c] = sum;
+                        }
+                    }
                 }
-                phases[2 * py + px] = G.Node("Conv", [x, kernel, b],
+                string k = G.Floats(kernel, T, channels, channels, 2, 2);
+                phases[2 * py + px] = G.Node("Conv", [x, k, b],
                     OnnxAttribute.Ints("kernel_shape", 2, 2),
                     OnnxAttribute.Ints("strides", 1, 1),
                     OnnxAttribute.Ints("pads", 1 - py, 1 - px, py, px),

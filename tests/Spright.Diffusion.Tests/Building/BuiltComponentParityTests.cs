@@ -152,14 +152,14 @@ public sealed class BuiltComponentParityTests
 
     /// <summary>cpu: the CPU operator set; standard: ONNX operators only; nhwc: the CPU set channels-last; cuda-emulated: the
     /// CUDA graph with each CUDA-only operator replaced by CPU operators (layout, weight permutations, head interleaving);
-    /// cpu-subpixel: the CPU set with sub-pixel upsampling on the tiny models' narrow upsamplers too.</summary>
+    /// cpu-subpixel: the CPU set with sub-pixel upsampling in the UNet too and on the tiny models' narrow upsamplers.</summary>
     internal static GraphOptimizations Optimizations(string ops) => ops switch
     {
         "cpu" => GraphOptimizations.CpuDefault,
         "standard" => GraphOptimizations.None,
         "nhwc" => GraphOptimizations.CpuDefault | GraphOptimizations.ChannelsLast,
         "cuda-emulated" => GraphOptimizations.CudaDefault | GraphOptimizations.EmulateCudaOperators,
-        "cpu-subpixel" => GraphOptimizations.CpuDefault | GraphOptimizations.SubPixelAtAnyWidth,
+        "cpu-subpixel" => GraphOptimizations.CpuDefault | GraphOptimizations.SubPixelAtAnyWidth | GraphOptimizations.SubPixelUpsamplingInUNet,
         _ => throw new ArgumentOutOfRangeException(nameof(ops)),
     };
 

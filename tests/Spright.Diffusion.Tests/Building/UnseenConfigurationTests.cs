@@ -27,7 +27,7 @@ public sealed class UnseenConfigurationTests
 
         float[] standard = RunUNet(temp, folder, GraphOptimizations.None, 2, height, width, 9);
         float[] cpu = RunUNet(temp, folder, GraphOptimizations.CpuDefault, 2, height, width, 9);
-        float[] subPixel = RunUNet(temp, folder, GraphOptimizations.CpuDefault | GraphOptimizations.SubPixelAtAnyWidth, 2, height, width, 9);
+        float[] subPixel = RunUNet(temp, folder, GraphOptimizations.CpuDefault | GraphOptimizations.SubPixelAtAnyWidth | GraphOptimizations.SubPixelUpsamplingInUNet, 2, height, width, 9);
         Assert.Equal(2 * 4 * height * width, standard.Length);
         Assert.All(standard, v => Assert.True(float.IsFinite(v)));
         Assert.True(standard.Select(Math.Abs).Max() > 1e-3, "the output is not trivially zero");
