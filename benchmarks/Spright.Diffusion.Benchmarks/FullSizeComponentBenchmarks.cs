@@ -8,36 +8,25 @@ using Spright.Diffusion.Random;
 namespace Spright.Diffusion.Benchmarks;
 
 /// <summary>
-/// Full-size SPRIGHT text encoder (one 77-token row) and VAE decoder (one latent of <see cref="Side"/>²) from a diffusers
-/// folder (SPRIGHT_FULLSIZE_DIFFUSERS): the graph the library builds against optimum's layout exported from the same
-/// weights, through raw ONNX Runtime with the same session options and I/O binding. <c>built-resize</c> is the built
-/// graph without <see cref="GraphOptimizations.SubPixelUpsampling"/> (the VAE decoder's only change from the export
-/// besides fused attention), so its share of the gain shows. GlobalSetup of each built case checks the outputs against
-/// the export's within 1e-4. Without the variable every benchmark is an empty call.
+/// Full-size SPRIGHT text encoder (one 77-token row) and VAE decoder (one latent of a given side) from a diffusers folder
+/// (SPRIGHT_FULLSIZE_DIFFUSERS): the graph the library builds against optimum's layout exported from the same weights,
+/// through raw ONNX Runtime with the same session options and I/O binding. GlobalSetup of each built case checks the
+/// output against the export's within 1e-4. Without the variable every benchmark is an empty call.
 /// </summary>
-[BenchmarkCategory("FullSize")]
-[Config(typeof(PeakMemoryConfig))]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
-public class FullSizeComponentBenchmarks
+public abstract class FullSizeComponentBenchmarks
 {
     private BoundComponent? _run;
 
-    /// <summary>The component: <c>text_encoder</c> or <c>vae_decoder</c>.</summary>
-    [Params("text_encoder", "vae_decoder")]
-    public string Component { get; set; } = "vae_decoder";
+    /// <summary>The optimum folder name of the component.</summary>
+    protected abstract string Component { get; }
 
-    /// <summary>The graph: the library's build, the build without sub-pixel upsampling, or the optimum export.</summary>
-    [Params("built", "built-resize", "optimum")]
-    public string Graph { get; set; } = "built";
-
-    /// <summary>The image side (VAE decoder only).</summary>
-    [Params(768)]
-    public int Side { get; set; }
+    /// <summary>The graph: <c>built</c>, <c>optimum</c> or a variant the derived class knows.</summary>
+    public abstract string Graph { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
-        if (FullSizeSupport.Folder is not { } folder || (Component == "text_encoder" && Graph == "built-resize"))
+        if (FullSizeSupport.Folder is not { } folder)
         {
             return;
         }
@@ -63,26 +52,68 @@ public class FullSizeComponentBenchmarks
         _run?.Dispose();
     }
 
+    /// <summary>The built graph of <paramref name="graph"/> (a variant name) from <paramref name="folder"/>.</summary>
+    protected abstract string Built(string folder, string graph);
+
+    /// <summary>Binds the session's inputs and outputs.</summary>
+    private protected abstract BoundComponent Bind(InferenceSession session);
+
     private BoundComponent Open(string folder, string graph)
     {
-        bool text = Component == "text_encoder";
-        string path = graph switch
-        {
-            "optimum" => Path.Combine(FullSizeSupport.OptimumFolder(folder), Component, "model.onnx"),
-            _ => DiffusersGraphs.GetOrBuild(text ? DiffusersComponentKind.TextEncoder : DiffusersComponentKind.VaeDecoder,
-                Path.Combine(folder, text ? "text_encoder" : "vae"),
-                new GraphBuildOptions
-                {
-                    CacheDirectory = FullSizeSupport.GraphCache(folder),
-                    Optimizations = graph == "built-resize" ? GraphOptimizations.CpuDefault & ~GraphOptimizations.SubPixelUpsampling : null,
-                }),
-        };
-        var session = SessionFactory.Create(path, Component, FullSizeSupport.Settings);
-        int s = Side / 8;
-        return text
-            ? new BoundComponent(session, [[1, 77]], [[1, 77, 1024]])
-            : new BoundComponent(session, [[1, 4, s, s]], [[1, 3, Side, Side]]);
+        string path = graph == "optimum" ? Path.Combine(FullSizeSupport.OptimumFolder(folder), Component, "model.onnx") : Built(folder, graph);
+        return Bind(SessionFactory.Create(path, Component, FullSizeSupport.Settings));
     }
+}
+
+/// <summary>The full-size text encoder (OpenCLIP-H, 23 layers), one 77-token row: built vs export.</summary>
+[BenchmarkCategory("FullSize")]
+[Config(typeof(PeakMemoryConfig))]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 15, invocationCount: 1)]
+public class FullSizeTextEncoderBenchmarks : FullSizeComponentBenchmarks
+{
+    /// <inheritdoc />
+    protected override string Component => "text_encoder";
+
+    /// <inheritdoc />
+    [Params("built", "optimum")]
+    public override string Graph { get; set; } = "built";
+
+    /// <inheritdoc />
+    protected override string Built(string folder, string graph) =>
+        DiffusersGraphs.GetOrBuild(DiffusersComponentKind.TextEncoder, Path.Combine(folder, "text_encoder"), new GraphBuildOptions { CacheDirectory = FullSizeSupport.GraphCache(folder) });
+
+    /// <inheritdoc />
+    private protected override BoundComponent Bind(InferenceSession session) => new(session, [[1, 77]], [[1, 77, 1024]]);
+}
+
+/// <summary>The full-size VAE decoder, one latent of <see cref="Side"/>²: built, built without
+/// <see cref="GraphOptimizations.SubPixelUpsampling"/> (<c>built-resize</c>, to show that change's share) and the export.</summary>
+[BenchmarkCategory("FullSize")]
+[Config(typeof(PeakMemoryConfig))]
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
+public class FullSizeVaeDecoderBenchmarks : FullSizeComponentBenchmarks
+{
+    /// <inheritdoc />
+    protected override string Component => "vae_decoder";
+
+    /// <inheritdoc />
+    [Params("built", "built-resize", "optimum")]
+    public override string Graph { get; set; } = "built";
+
+    /// <summary>The image side.</summary>
+    [Params(768)]
+    public int Side { get; set; }
+
+    /// <inheritdoc />
+    protected override string Built(string folder, string graph) =>
+        DiffusersGraphs.GetOrBuild(DiffusersComponentKind.VaeDecoder, Path.Combine(folder, "vae"), new GraphBuildOptions
+        {
+            CacheDirectory = FullSizeSupport.GraphCache(folder),
+            Optimizations = graph == "built-resize" ? GraphOptimizations.CpuDefault & ~GraphOptimizations.SubPixelUpsampling : null,
+        });
+
+    /// <inheritdoc />
+    private protected override BoundComponent Bind(InferenceSession session) => new(session, [[1, 4, Side / 8, Side / 8]], [[1, 3, Side, Side]]);
 }
 
 /// <summary>One session with its first input(s) and first output(s) bound to pinned buffers (floats filled from
