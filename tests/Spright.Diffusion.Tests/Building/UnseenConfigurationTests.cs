@@ -123,6 +123,32 @@ public sealed class UnseenConfigurationTests
     }
 
     [Fact]
+    public void VaeDecoder_WithUpsamplersOf128Channels_UsesSubPixelUpsamplingByDefault_AndAgreesWithStandardOperators()
+    {
+        using var temp = new TempFolder();
+        string folder = temp.Combine("vae");
+        JsonObject config = SyntheticModels.VaeConfig();
+        config["block_out_channels"] = new JsonArray(64, 128, 128);
+        config["norm_num_groups"] = 32;
+        SyntheticModels.Write(folder, "diffusion_pytorch_model.safetensors", config, SyntheticModels.VaeParameters(config, false), seed: 13);
+        float[] latents = BuildingTestData.RandomFloats(3 * 5 * 6, 4);
+        var results = new Dictionary<GraphOptimizations, float[]>();
+        foreach (GraphOptimizations ops in new[] { GraphOptimizations.None, GraphOptimizations.CpuDefault })
+        {
+            string path = DiffusersGraphs.GetOrBuild(DiffusersComponentKind.VaeDecoder, folder, BuildingTestData.Options(temp, optimizations: ops));
+            // The default CPU graph of a decoder this wide has the phase form (DepthToSpace), the standard one a Resize.
+            string graph = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(path));
+            Assert.Equal(ops == GraphOptimizations.CpuDefault, graph.Contains("DepthToSpace", StringComparison.Ordinal));
+            using InferenceSession decoder = BuildingTestData.Session(path);
+            (float[] data, int[] shape) = BuildingTestData.Run(decoder, [BuildingTestData.FloatInput(decoder, "latent_sample", latents, [1, 3, 5, 6])])["sample"];
+            Assert.Equal([1, 3, 20, 24], shape);
+            results[ops] = data;
+        }
+        Assert.True(results[GraphOptimizations.None].Select(Math.Abs).Max() > 1e-3, "the output is not trivially zero");
+        AssertClose.All(results[GraphOptimizations.None], results[GraphOptimizations.CpuDefault], 1e-4, 1e-4, "standard vs CPU operator set (sub-pixel upsampling)");
+    }
+
+    [Fact]
     public void Vae_OldAndNewAttentionNames_GiveIdenticalResults()
     {
         using var temp = new TempFolder();
