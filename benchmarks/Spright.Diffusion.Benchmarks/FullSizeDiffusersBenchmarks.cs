@@ -61,11 +61,7 @@ public class FullSizeDiffusersUNetBenchmarks
         {
             using var other = new BoundUNet(BoundUNet.Open(Path.Combine(FullSizeSupport.OptimumFolder(folder), "unet", "model.onnx")), Side);
             other.Run();
-            float diff = 0;
-            for (int i = 0; i < _run.Output.Length; i++)
-            {
-                diff = Math.Max(diff, Math.Abs(_run.Output[i] - other.Output[i]));
-            }
+            float diff = BoundComponent.MaxDiff(_run.Output, other.Output);
             Console.WriteLine($"// {Graph} vs optimum at 512²: max |diff| {diff:E2} ({(diff <= 1e-4f ? "agree" : "DIFFER")} within 1e-4)");
             other.Session.Dispose();
         }

@@ -67,7 +67,8 @@ internal enum GraphOptimizations
     /// <summary>For tests: <see cref="SubPixelUpsampling"/> on upsamplers of any width (the tiny models' are narrow).</summary>
     SubPixelAtAnyWidth = 256,
 
-    /// <summary><see cref="SubPixelUpsampling"/> in the UNet too (odd skip sizes corrected exactly). Not a default: on the
+    /// <summary>With <see cref="SubPixelUpsampling"/>: the UNet's upsamplers too, whose output is cropped to the skip's
+    /// size (odd sizes corrected exactly). Not a default: on the
     /// full-size UNet it saved ~5 % of a 512² step but added 3–4 s to session creation and ~0.7 GB to the load peak
     /// (226 MB of phase kernels pass through ONNX Runtime's initializer handling), see
     /// <c>docs/benchmarks/fullsize-2026-12-07.md</c> §9.</summary>

@@ -147,15 +147,7 @@ internal sealed class NetBuilder
     public string Conv(string x, string prefix, long inChannels, long outChannels, int kernel, int stride = 1, long[]? pads = null, bool bias = true)
     {
         long p = (kernel - 1) / 2;
-        pads ??= [p, p, p, p];
-        OnnxAttribute[] attributes =
-        [
-            OnnxAttribute.Ints("kernel_shape", kernel, kernel),
-            OnnxAttribute.Ints("strides", stride, stride),
-            OnnxAttribute.Ints("pads", pads),
-            OnnxAttribute.Ints("dilations", 1, 1),
-            OnnxAttribute.Int("group", 1),
-        ];
+        OnnxAttribute[] attributes = ConvAttributes(kernel, kernel, stride, pads ?? [p, p, p, p]);
         long[] shape = [outChannels, inChannels, kernel, kernel];
         string? b = bias ? Weight(prefix + ".bias", [outChannels]) : null;
         if (ChannelsLast && CudaOps && !Emulated)
@@ -172,6 +164,21 @@ internal sealed class NetBuilder
         }
         return G.Node("Conv", b is null ? [x, w] : [x, w, b], attributes);
     }
+
+    /// <summary>The attributes of a 2-D convolution (no dilation, one group); <paramref name="pads"/> are
+    /// <c>[top, left, bottom, right]</c>.</summary>
+    private static OnnxAttribute[] ConvAttributes(long kernelHeight, long kernelWidth, long stride, long[] pads) =>
+    [
+        OnnxAttribute.Ints("kernel_shape", kernelHeight, kernelWidth),
+        OnnxAttribute.Ints("strides", stride, stride),
+        OnnxAttribute.Ints("pads", pads),
+        OnnxAttribute.Ints("dilations", 1, 1),
+        OnnxAttribute.Int("group", 1),
+    ];
+
+    /// <summary>An NCHW Conv of <paramref name="x"/> with the weight value <paramref name="w"/> (+ <paramref name="bias"/>).</summary>
+    private string SpatialConv(string x, string w, string? bias, long kernelHeight, long kernelWidth, long[] pads) =>
+        G.Node("Conv", bias is null ? [x, w] : [x, w, bias], ConvAttributes(kernelHeight, kernelWidth, 1, pads));
 
     /// <summary>NHWC → NCHW.</summary>
     public string ToNchw(string x) => G.Node("Transpose", [x], OnnxAttribute.Ints("perm", 0, 3, 1, 2));
@@ -205,29 +212,34 @@ internal sealed class NetBuilder
             ? G.Node("Concat", [G.Node("Shape", [x], OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1)), spatial,
                 G.Node("Shape", [x], OnnxAttribute.Int("start", 3), OnnxAttribute.Int("end", 4))], OnnxAttribute.Int("axis", 0))
             : G.Node("Concat", [G.Node("Shape", [x], OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 2)), spatial], OnnxAttribute.Int("axis", 0));
-        return G.Node("Resize", [x, "", "", sizes],
-            OnnxAttribute.String("mode", "nearest"),
-            OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
-            OnnxAttribute.String("nearest_mode", "floor"));
+        return G.Node("Resize", [x, "", "", sizes], NearestFloor);
     }
 
     /// <summary>Nearest-neighbour ×2 upsampling of a 4-D activation.</summary>
-    public string Upsample2x(string x) =>
-        G.Node("Resize", [x, "", G.Floats(ChannelsLast ? [1f, 2f, 2f, 1f] : [1f, 1f, 2f, 2f], OnnxElementType.Float, 4)],
-            OnnxAttribute.String("mode", "nearest"),
-            OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
-            OnnxAttribute.String("nearest_mode", "floor"));
+    public string Upsample2x(string x) => UpsampleBy(x, ChannelsLast ? [1f, 2f, 2f, 1f] : [1f, 1f, 2f, 2f]);
+
+    // Nearest-neighbour resize with torch's index rule (floor of the asymmetric source coordinate).
+    private static readonly OnnxAttribute[] NearestFloor =
+    [
+        OnnxAttribute.String("mode", "nearest"),
+        OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
+        OnnxAttribute.String("nearest_mode", "floor"),
+    ];
+
+    private string UpsampleBy(string x, float[] scales) => G.Node("Resize", [x, "", G.Floats(scales, OnnxElementType.Float, 4)], NearestFloor);
 
     /// <summary>The narrowest upsampler (channels) <see cref="GraphOptimizations.SubPixelUpsampling"/> applies to.</summary>
     public const long SubPixelMinChannels = 128;
 
     /// <summary>An upsampler: nearest ×2, then the 3×3 Conv2d <c>{prefix}.weight [channels, channels, 3, 3]</c> (+ bias), the
     /// result cropped to <paramref name="cropTo"/> (<c>[H, W]</c>, each <c>2·in</c> or <c>2·in − 1</c>, as a stride-2
-    /// downsampler's input was) when given. With <see cref="GraphOptimizations.SubPixelUpsampling"/> (NCHW) it is computed
-    /// on the low-resolution input, see <see cref="SubPixelUpsampleConv"/> and <see cref="CropSubPixel"/>.</summary>
+    /// downsampler's input was) when given (the UNet's upsamplers). With <see cref="GraphOptimizations.SubPixelUpsampling"/>
+    /// (NCHW; cropped ones only with <see cref="GraphOptimizations.SubPixelUpsamplingInUNet"/>) it is computed on the
+    /// low-resolution input, see <see cref="SubPixelUpsampleConv"/> and <see cref="CropSubPixel"/>.</summary>
     public string UpsampleConv(string x, string prefix, long channels, string? cropTo)
     {
         bool subPixel = Uses(GraphOptimizations.SubPixelUpsampling) && !ChannelsLast
+            && (cropTo is null || Uses(GraphOptimizations.SubPixelUpsamplingInUNet))
             && (channels >= SubPixelMinChannels || Uses(GraphOptimizations.SubPixelAtAnyWidth));
         if (!subPixel)
         {
@@ -257,34 +269,20 @@ internal sealed class NetBuilder
 
         // Last kept row: the last input row, upsampled along the width, through the kernel's third row.
         string lastRow = G.Node("Slice", [x, G.Int64s(-1), G.Int64s(long.MaxValue), G.Int64s(2)]);
-        string rowTerm = SpatialConv(Upsample(lastRow, 1f, 2f), G.Node("Slice", [w, G.Int64s(2), G.Int64s(3), G.Int64s(2)]), 1, 3, [0, 1, 0, 1]);
+        string rowTerm = SpatialConv(UpsampleBy(lastRow, [1f, 1f, 1f, 2f]), G.Node("Slice", [w, G.Int64s(2), G.Int64s(3), G.Int64s(2)]), null, 1, 3, [0, 1, 0, 1]);
         rowTerm = G.Node("Mul", [G.Node("Slice", [rowTerm, G.Int64s(0), keptCols, G.Int64s(3)]), G.Node("Slice", [odd, G.Int64s(0), one])]);
         string rowPads = G.Node("Concat", [G.Int64s(0, 0), G.Node("Sub", [keptRows, one]), G.Int64s(0, 0, 0, 0, 0)], OnnxAttribute.Int("axis", 0));
 
         // Last kept column: the last input column, upsampled along the height and cropped to the kept rows, through the
         // kernel's third column.
         string lastCol = G.Node("Slice", [x, G.Int64s(-1), G.Int64s(long.MaxValue), G.Int64s(3)]);
-        string colInput = G.Node("Slice", [Upsample(lastCol, 2f, 1f), G.Int64s(0), keptRows, G.Int64s(2)]);
-        string colTerm = SpatialConv(colInput, G.Node("Slice", [w, G.Int64s(2), G.Int64s(3), G.Int64s(3)]), 3, 1, [1, 0, 1, 0]);
+        string colInput = G.Node("Slice", [UpsampleBy(lastCol, [1f, 1f, 2f, 1f]), G.Int64s(0), keptRows, G.Int64s(2)]);
+        string colTerm = SpatialConv(colInput, G.Node("Slice", [w, G.Int64s(2), G.Int64s(3), G.Int64s(3)]), null, 3, 1, [1, 0, 1, 0]);
         colTerm = G.Node("Mul", [colTerm, G.Node("Slice", [odd, one, G.Int64s(2)])]);
         string colPads = G.Node("Concat", [G.Int64s(0, 0, 0), G.Node("Sub", [keptCols, one]), G.Int64s(0, 0, 0, 0)], OnnxAttribute.Int("axis", 0));
 
         return G.Node("Sub", [G.Node("Sub", [cropped, G.Node("Pad", [rowTerm, rowPads])]), G.Node("Pad", [colTerm, colPads])]);
     }
-
-    private string Upsample(string x, float heightScale, float widthScale) =>
-        G.Node("Resize", [x, "", G.Floats([1f, 1f, heightScale, widthScale], OnnxElementType.Float, 4)],
-            OnnxAttribute.String("mode", "nearest"),
-            OnnxAttribute.String("coordinate_transformation_mode", "asymmetric"),
-            OnnxAttribute.String("nearest_mode", "floor"));
-
-    private string SpatialConv(string x, string w, long kernelHeight, long kernelWidth, long[] pads) =>
-        G.Node("Conv", [x, w],
-            OnnxAttribute.Ints("kernel_shape", kernelHeight, kernelWidth),
-            OnnxAttribute.Ints("strides", 1, 1),
-            OnnxAttribute.Ints("pads", pads),
-            OnnxAttribute.Ints("dilations", 1, 1),
-            OnnxAttribute.Int("group", 1));
 
     /// <summary>
     /// <c>conv3x3(upsample2x(x))</c> as four 2×2 convolutions of <c>x</c>, one per output phase <c>(py, px)</c>, then
@@ -325,13 +323,7 @@ internal sealed class NetBuilder
                         }
                     }
                 }
-                string k = G.Floats(kernel, T, channels, channels, 2, 2);
-                phases[2 * py + px] = G.Node("Conv", [x, k, b],
-                    OnnxAttribute.Ints("kernel_shape", 2, 2),
-                    OnnxAttribute.Ints("strides", 1, 1),
-                    OnnxAttribute.Ints("pads", 1 - py, 1 - px, py, px),
-                    OnnxAttribute.Ints("dilations", 1, 1),
-                    OnnxAttribute.Int("group", 1));
+                phases[2 * py + px] = SpatialConv(x, G.Floats(kernel, T, channels, channels, 2, 2), b, 2, 2, [1 - py, 1 - px, py, px]);
             }
         }
         return G.Node("DepthToSpace", [G.Node("Concat", phases, OnnxAttribute.Int("axis", 1))],

@@ -130,9 +130,7 @@ internal static class UNetGraphBuilder
                 {
                     // Upsample to the spatial size of the skip the next block meets (nearest, torch's floor rule).
                     int target = skips.Count > 0 ? skips.Peek().Level : level - 1;
-                    h = net.Uses(GraphOptimizations.SubPixelUpsamplingInUNet)
-                        ? net.UpsampleConv(h, $"{prefix}.upsamplers.0.conv", channels, spatial[target])
-                        : net.Conv(net.ResizeTo(h, spatial[target]), $"{prefix}.upsamplers.0.conv", channels, channels, 3);
+                    h = net.UpsampleConv(h, $"{prefix}.upsamplers.0.conv", channels, spatial[target]);
                     level = target;
                 }
                 prevOutput = outChannels;
